@@ -1,0 +1,1 @@
+"""Evaluation and performance measurement: the benchmark suite and the throughput benchmark."""

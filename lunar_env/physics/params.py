@@ -1,0 +1,198 @@
+"""Configuration turned into plain arrays and scalars, the form the compiled kernels take.
+
+Params are immutable and separate from state: these tuples are built once per environment.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import NamedTuple
+
+import numpy as np
+
+from lunar_env.config import LanderSpec, RewardSpec, Scenario, SensorSpec
+from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
+
+MODE_6DOF = 0
+MODE_3DOF = 1
+
+
+class LanderParams(NamedTuple):
+    dry_mass: float  # kg
+    propellant_capacity: float  # kg, the full load of the spec
+    inertia_dry: np.ndarray  # (3,) kg m^2 principal moments at dry mass
+    engine_position: np.ndarray  # (E, 3) m, body frame relative to the centre of mass
+    engine_direction: np.ndarray  # (E, 3) unit force direction, body frame
+    engine_max_thrust: np.ndarray  # (E,) N
+    engine_min_throttle: np.ndarray  # (E,)
+    engine_exhaust_speed: np.ndarray  # (E,) m/s, Isp * g0
+    max_axial_thrust: float  # N, all engines at full throttle along body +z
+    min_axial_thrust: float  # N, all engines at minimum throttle
+    throttle_time_constant: float  # s
+    rcs_max_torque: np.ndarray  # (3,) N m
+    rcs_flow_per_torque: float  # kg/s per N m: 1 / (lever arm * Isp * g0)
+    feet: np.ndarray  # (L, 3) m, body frame, ordered by angle around the body axis
+    touchdown_height: float  # m, height of the centre of mass above flat ground when upright
+    leg_reach: float  # m, largest distance of a foot from the centre of mass
+    max_slew_rate: float  # rad/s, 3-DOF thrust pointing
+    max_vertical_speed: float  # m/s
+    max_horizontal_speed: float  # m/s
+    max_tilt: float  # rad
+    max_angular_rate: float  # rad/s
+    max_slope: float  # rad
+
+
+class SimParams(NamedTuple):
+    mode: int  # MODE_6DOF or MODE_3DOF
+    gravity: float  # m/s^2, downward
+    g0: float  # m/s^2
+    control_dt: float  # s
+    substeps: int
+    max_steps: int
+    target_radius: float  # m
+    max_horizontal_distance: float  # m
+    max_altitude: float  # m
+    truth_observations: bool
+
+
+class InitialParams(NamedTuple):
+    """Uniform ranges of the initial state, flattened to scalars (parallel kernels take no nested tuples)."""
+
+    altitude_min: float  # m
+    altitude_max: float
+    downrange_min: float  # m
+    downrange_max: float
+    crossrange_min: float  # m
+    crossrange_max: float
+    azimuth_min: float  # rad, clockwise from North
+    azimuth_max: float
+    approach_speed_min: float  # m/s
+    approach_speed_max: float
+    crossrange_speed_min: float  # m/s
+    crossrange_speed_max: float
+    descent_rate_min: float  # m/s
+    descent_rate_max: float
+    tilt_min: float  # rad
+    tilt_max: float
+    angular_rate: float  # rad/s, per-axis bound
+    propellant_fraction_min: float
+    propellant_fraction_max: float
+
+
+class SensorParams(NamedTuple):
+    position_sigma: float  # m
+    velocity_sigma: float  # m/s
+    attitude_sigma: float  # rad
+    rate_sigma: float  # rad/s
+    altimeter_sigma: float  # m
+
+
+class RewardParams(NamedTuple):
+    distance_weight: float
+    distance_scale: float  # m
+    velocity_weight: float
+    velocity_scale: float  # m/s
+    field_time_constant: float  # s
+    field_max_speed: float  # m/s
+    final_descent_speed: float  # m/s
+    propellant_weight: float
+    attitude_limit: float  # rad
+    attitude_penalty: float  # per rad per s
+    glide_slope_tan: float
+    glide_slope_penalty: float  # per m per s
+    success_bonus: float
+    crash_penalty: float
+    crash_penalty_per_mps: float
+
+
+def _feet_by_angle(feet: tuple) -> np.ndarray:
+    arr = np.array(feet, dtype=np.float64)
+    order = np.argsort(np.arctan2(arr[:, 1], arr[:, 0]))
+    return np.ascontiguousarray(arr[order])
+
+
+def lander_params(spec: LanderSpec) -> LanderParams:
+    engines = spec.engines
+    feet = _feet_by_angle(spec.leg_feet_m)
+    return LanderParams(
+        dry_mass=float(spec.dry_mass_kg),
+        propellant_capacity=float(spec.propellant_mass_kg),
+        inertia_dry=np.array(spec.inertia_dry_kgm2, dtype=np.float64),
+        engine_position=np.array([e.position_m for e in engines], dtype=np.float64),
+        engine_direction=np.array([e.direction for e in engines], dtype=np.float64),
+        engine_max_thrust=np.array([e.max_thrust_n for e in engines], dtype=np.float64),
+        engine_min_throttle=np.array([e.min_throttle for e in engines], dtype=np.float64),
+        engine_exhaust_speed=np.array([e.isp_s * STANDARD_GRAVITY_MPS2 for e in engines], dtype=np.float64),
+        max_axial_thrust=float(spec.max_axial_thrust_n),
+        min_axial_thrust=float(spec.min_axial_thrust_n),
+        throttle_time_constant=float(spec.throttle_time_constant_s),
+        rcs_max_torque=np.array(spec.rcs_max_torque_nm, dtype=np.float64),
+        rcs_flow_per_torque=1.0 / (spec.rcs_lever_arm_m * spec.rcs_isp_s * STANDARD_GRAVITY_MPS2),
+        feet=feet,
+        touchdown_height=float(-feet[:, 2].max()),
+        leg_reach=float(np.linalg.norm(feet, axis=1).max()),
+        max_slew_rate=math.radians(spec.max_slew_rate_dps),
+        max_vertical_speed=float(spec.max_vertical_speed_mps),
+        max_horizontal_speed=float(spec.max_horizontal_speed_mps),
+        max_tilt=math.radians(spec.max_tilt_deg),
+        max_angular_rate=math.radians(spec.max_angular_rate_dps),
+        max_slope=math.radians(spec.max_slope_deg),
+    )
+
+
+def sim_params(scenario: Scenario, mode: int, truth_observations: bool) -> SimParams:
+    return SimParams(
+        mode=int(mode),
+        gravity=LUNAR_GRAVITY_MPS2,
+        g0=STANDARD_GRAVITY_MPS2,
+        control_dt=scenario.control_dt_s,
+        substeps=int(scenario.physics_substeps),
+        max_steps=scenario.max_steps,
+        target_radius=float(scenario.target_radius_m),
+        max_horizontal_distance=float(scenario.max_horizontal_distance_m),
+        max_altitude=float(scenario.max_altitude_m),
+        truth_observations=bool(truth_observations),
+    )
+
+
+def initial_params(scenario: Scenario) -> InitialParams:
+    s = scenario.initial
+    rad = math.radians
+    return InitialParams(
+        *s.altitude_m, *s.downrange_m, *s.crossrange_m,
+        rad(s.approach_azimuth_deg[0]), rad(s.approach_azimuth_deg[1]),
+        *s.approach_speed_mps, *s.crossrange_speed_mps, *s.descent_rate_mps,
+        rad(s.tilt_deg[0]), rad(s.tilt_deg[1]),
+        rad(s.angular_rate_dps),
+        *s.propellant_fraction,
+    )
+
+
+def sensor_params(spec: SensorSpec) -> SensorParams:
+    return SensorParams(
+        position_sigma=float(spec.position_noise_m),
+        velocity_sigma=float(spec.velocity_noise_mps),
+        attitude_sigma=math.radians(spec.attitude_noise_deg),
+        rate_sigma=math.radians(spec.angular_rate_noise_dps),
+        altimeter_sigma=float(spec.altimeter_noise_m),
+    )
+
+
+def reward_params(spec: RewardSpec) -> RewardParams:
+    return RewardParams(
+        distance_weight=float(spec.distance_weight),
+        distance_scale=float(spec.distance_scale_m),
+        velocity_weight=float(spec.velocity_weight),
+        velocity_scale=float(spec.velocity_scale_mps),
+        field_time_constant=float(spec.velocity_field_time_constant_s),
+        field_max_speed=float(spec.velocity_field_max_speed_mps),
+        final_descent_speed=float(spec.final_descent_speed_mps),
+        propellant_weight=float(spec.propellant_weight),
+        attitude_limit=math.radians(spec.attitude_limit_deg),
+        attitude_penalty=float(spec.attitude_penalty_per_rad_s),
+        glide_slope_tan=math.tan(math.radians(spec.glide_slope_deg)),
+        glide_slope_penalty=float(spec.glide_slope_penalty_per_m_s),
+        success_bonus=float(spec.success_bonus),
+        crash_penalty=float(spec.crash_penalty),
+        crash_penalty_per_mps=float(spec.crash_penalty_per_mps),
+    )

@@ -1,0 +1,182 @@
+"""LanderBatch: a batch of landers stepped by one compiled kernel call.
+
+This is the engine under every environment class: the Gymnasium VectorEnv, the single Env
+(a batch of one) and the stable-baselines3 adapter all hold one ``LanderBatch``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lunar_env.config import Scenario
+from lunar_env.kernels import reset_kernel, step_kernel
+from lunar_env.physics import outcomes
+from lunar_env.physics.params import (
+    MODE_3DOF,
+    MODE_6DOF,
+    initial_params,
+    lander_params,
+    reward_params,
+    sensor_params,
+    sim_params,
+)
+from lunar_env.physics.state import (
+    EPISODE,
+    MASS,
+    PROPELLANT_START,
+    TD_ANGULAR_RATE,
+    TD_HORIZONTAL_SPEED,
+    TD_IMPACT_SPEED,
+    TD_MISS_DISTANCE,
+    TD_SLOPE,
+    TD_TILT,
+    TD_VERTICAL_SPEED,
+    TIME,
+    BatchState,
+)
+from lunar_env.scenarios import get_scenario
+from lunar_env.sensors import OBS_DIM
+from lunar_env.terrain.heightmap import TerrainTile, flat_tile, stack_tiles
+
+MODES = {"6dof": MODE_6DOF, "3dof": MODE_3DOF}
+OBSERVATION_MODES = ("sensors", "truth")
+MAX_SEED = 2**63 - 1
+
+
+def build_terrain(scenario: Scenario, seed: int) -> list[TerrainTile]:
+    """The terrain tiles of a scenario: flat ground unless the scenario names a terrain."""
+    if scenario.terrain is None:
+        return [flat_tile()]
+    make_pool = getattr(scenario.terrain, "make_pool", None)
+    if make_pool is None:
+        raise ValueError(f"Scenario.terrain must be None or a terrain spec with make_pool(seed), got {type(scenario.terrain).__name__}")
+    return list(make_pool(seed))
+
+
+class LanderBatch:
+    """State, params and buffers of ``num_landers`` landers flying one scenario.
+
+    Args:
+        scenario: a Scenario or the name of one (see ``lunar_env.scenarios``).
+        num_landers: batch size n.
+        mode: ``"6dof"`` (engines and torques) or ``"3dof"`` (point mass, thrust vector).
+        observation_mode: ``"sensors"`` (noisy navigation estimate) or ``"truth"``.
+        lander: optional lander preset name or LanderSpec replacing the scenario's.
+        terrain_tiles: optional list of TerrainTile to use instead of the scenario's terrain.
+        index_offset: global index of lander 0, so a batch can be one shard of a larger run
+            with identical per-lander random streams.
+        terrain_seed: seed of the procedural terrain pool (fixed per environment).
+    """
+
+    def __init__(self, scenario: str | Scenario = "nominal", num_landers: int = 1, mode: str = "6dof",
+                 observation_mode: str = "sensors", lander=None, terrain_tiles: list[TerrainTile] | None = None,
+                 index_offset: int = 0, terrain_seed: int = 0):
+        if not isinstance(num_landers, (int, np.integer)) or num_landers < 1:
+            raise ValueError(f"num_landers must be a positive integer, got {num_landers!r}")
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
+        if observation_mode not in OBSERVATION_MODES:
+            raise ValueError(f"observation_mode must be one of {OBSERVATION_MODES}, got {observation_mode!r}")
+        if not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
+            raise ValueError(f"index_offset must be a non-negative integer, got {index_offset!r}")
+        self.scenario = get_scenario(scenario, lander)
+        self.num_landers = int(num_landers)
+        self.mode = mode
+        self.observation_mode = observation_mode
+        self.index_offset = int(index_offset)
+        spec = self.scenario.lander
+        self.num_engines = spec.num_engines
+        self.obs_dim = OBS_DIM
+        self.act_dim = self.num_engines + 3 if mode == "6dof" else 3
+
+        self.lander = lander_params(spec)
+        self.sim = sim_params(self.scenario, MODES[mode], observation_mode == "truth")
+        self.init = initial_params(self.scenario)
+        self.sensors = sensor_params(self.scenario.sensors)
+        self.reward = reward_params(self.scenario.reward)
+        tiles = terrain_tiles if terrain_tiles is not None else build_terrain(self.scenario, terrain_seed)
+        self.tiles = tiles
+        self.terrain = stack_tiles(tiles)
+        self.sites = np.array([t.site_xyz for t in tiles], dtype=np.float64)
+
+        n = self.num_landers
+        self.state = BatchState(n)
+        self.obs = np.zeros((n, self.obs_dim), dtype=np.float32)
+        self.rewards = np.zeros(n, dtype=np.float64)
+        self.terminated = np.zeros(n, dtype=np.bool_)
+        self.truncated = np.zeros(n, dtype=np.bool_)
+        self.seed: int | None = None
+
+    # ------------------------------------------------------------------ episode control
+    def reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> np.ndarray:
+        """Start new episodes (all landers, or those in ``mask``) and return the observation buffer.
+
+        ``seed`` restarts every lander's episode count, so lander i's episodes are a pure
+        function of (seed, index_offset + i) from here on.
+        """
+        if seed is not None:
+            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
+                raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
+            self.seed = int(seed)
+            self.state.flags[:, EPISODE] = 0
+        elif self.seed is None:
+            self.seed = int(np.random.SeedSequence().entropy % MAX_SEED)
+        if mask is None:
+            mask = np.ones(self.num_landers, dtype=np.bool_)
+        else:
+            mask = np.asarray(mask, dtype=np.bool_)
+            if mask.shape != (self.num_landers,):
+                raise ValueError(f"reset mask must have shape ({self.num_landers},), got {mask.shape}")
+        s = self.state
+        reset_kernel(mask, np.uint64(self.seed), self.index_offset, s.x, s.flags, s.rng, self.lander, self.sim,
+                     self.init, self.sensors, self.reward, self.terrain, self.sites, self.obs)
+        self.terminated[mask] = False
+        self.truncated[mask] = False
+        return self.obs
+
+    def check_actions(self, actions) -> np.ndarray:
+        """Actions as a float32 (n, act_dim) array; raises ValueError on a wrong shape or NaN."""
+        try:
+            arr = np.asarray(actions, dtype=np.float32)
+        except (TypeError, ValueError):
+            raise ValueError(f"actions must be numeric, got {type(actions).__name__}") from None
+        expected = (self.num_landers, self.act_dim)
+        if arr.shape != expected:
+            if arr.size == self.num_landers * self.act_dim and arr.ndim <= 2 and self.num_landers == 1:
+                arr = arr.reshape(expected)
+            else:
+                raise ValueError(f"actions must have shape {expected} (landers, action size), got {arr.shape}")
+        if not np.all(np.isfinite(arr)):
+            bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
+            raise ValueError(f"actions contain NaN or inf for lander(s) {bad[:10].tolist()}; refusing to integrate them")
+        return np.ascontiguousarray(arr)
+
+    def step(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Advance every lander in flight one control step.
+
+        Returns views of the internal (obs, rewards, terminated, truncated) buffers.
+        """
+        arr = self.check_actions(actions)
+        s = self.state
+        step_kernel(arr, s.x, s.flags, s.rng, self.lander, self.sim, self.sensors, self.reward, self.terrain,
+                    self.obs, self.rewards, self.terminated, self.truncated)
+        return self.obs, self.rewards, self.terminated, self.truncated
+
+    # ------------------------------------------------------------------ reporting
+    def episode_metrics(self, indices: np.ndarray) -> dict[str, np.ndarray]:
+        """Outcome and touchdown metrics of the given landers (normally those that just ended)."""
+        x = self.state.x[indices]
+        outcome = self.state.outcome[indices]
+        return {
+            "is_success": outcome == outcomes.LANDED,
+            "outcome": outcome.copy(),
+            "touchdown_vertical_speed": x[:, TD_VERTICAL_SPEED],
+            "touchdown_horizontal_speed": x[:, TD_HORIZONTAL_SPEED],
+            "touchdown_tilt_deg": np.degrees(x[:, TD_TILT]),
+            "touchdown_angular_rate_dps": np.degrees(x[:, TD_ANGULAR_RATE]),
+            "touchdown_slope_deg": np.degrees(x[:, TD_SLOPE]),
+            "miss_distance": x[:, TD_MISS_DISTANCE],
+            "impact_speed": x[:, TD_IMPACT_SPEED],
+            "propellant_used": x[:, PROPELLANT_START] - (x[:, MASS] - self.lander.dry_mass),
+            "episode_time": x[:, TIME],
+        }

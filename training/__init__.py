@@ -1,0 +1,1 @@
+"""PPO training with stable-baselines3 on the batched landing environments."""
