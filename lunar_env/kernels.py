@@ -47,7 +47,13 @@ from lunar_env.physics.state import (
     VZ,
     WX,
 )
-from lunar_env.physics.touchdown import classify_touchdown, ground_height, legs_in_contact, record_airborne_end
+from lunar_env.physics.touchdown import (
+    classify_touchdown,
+    contact_possible,
+    ground_height,
+    legs_in_contact,
+    record_airborne_end,
+)
 from lunar_env.reward import potential, step_reward
 from lunar_env.sensors import write_observation
 
@@ -198,9 +204,10 @@ def step_one(actions, x, flags, rng, lander, sim, sensors, reward, terrain, obs,
     dt = sim.control_dt / sim.substeps
     apply_action(actions, x, lander, sim, i)
     mass_before = x[i, MASS]
+    check_contact = contact_possible(x, flags, lander, terrain, i, sim.gravity, sim.control_dt)
     for _ in range(sim.substeps):
-        propagate_substep(x, lander, i, sim.gravity, dt, six_dof)
-        if legs_in_contact(x, flags, lander, terrain, i):
+        propagate_substep(x, lander, i, sim.gravity, dt, sim.throttle_blend, six_dof)
+        if check_contact and legs_in_contact(x, flags, lander, terrain, i):
             flags[i, OUTCOME] = classify_touchdown(x, flags, lander, terrain, i, sim.gravity, sim.target_radius, six_dof)
             break
     flags[i, STEPS] += 1

@@ -27,6 +27,7 @@ class SouthPoleSB3VecEnv(VecEnv):
                  lander=None, terrain_seed: int = 0, seed: int | None = None):
         self.batch = LanderBatch(scenario, num_envs, mode=mode, observation_mode=observation_mode, lander=lander,
                                  terrain_seed=terrain_seed)
+        self.render_mode = None
         super().__init__(num_envs, observation_space(), action_space(self.batch.act_dim))
         self._base_seed = seed
         self._actions: np.ndarray | None = None

@@ -41,10 +41,8 @@ from lunar_env.physics.state import (
 
 
 @njit(cache=True, inline="always")
-def update_throttles(x, lander, i, dt):
-    """First-order lag of each engine's throttle toward its command, solved exactly over dt."""
-    tau = lander.throttle_time_constant
-    blend = 1.0 if tau <= 0.0 else 1.0 - np.exp(-dt / tau)
+def update_throttles(x, lander, i, blend):
+    """First-order lag of each engine's throttle toward its command, solved exactly over a substep."""
     for e in range(lander.engine_max_thrust.shape[0]):
         x[i, THROTTLE + e] += (x[i, THROTTLE_CMD + e] - x[i, THROTTLE + e]) * blend
 
@@ -70,7 +68,7 @@ def engine_forces(x, lander, i, with_torque):
             tx += py * dz - pz * dy
             ty += pz * dx - px * dz
             tz += px * dy - py * dx
-        mdot += thrust / lander.engine_exhaust_speed[e]
+        mdot += thrust * lander.engine_flow_per_thrust[e]
     if with_torque:
         cx = x[i, CMD_TX]
         cy = x[i, CMD_TY]
@@ -164,9 +162,9 @@ def slew_thrust_axis(x, lander, i, dt):
 
 
 @njit(cache=True, inline="always")
-def propagate_substep(x, lander, i, gravity, dt, six_dof):
+def propagate_substep(x, lander, i, gravity, dt, throttle_blend, six_dof):
     """Advance lander i by one physics substep of dt seconds."""
-    update_throttles(x, lander, i, dt)
+    update_throttles(x, lander, i, throttle_blend)
     fx, fy, fz, tx, ty, tz, mdot = engine_forces(x, lander, i, six_dof)
     if not six_dof:
         # The 3-DOF model points the whole thrust along the body axis and ignores torques.
@@ -204,11 +202,13 @@ def propagate_substep(x, lander, i, gravity, dt, six_dof):
     fwy = 0.5 * (wy0 + wy1)
     fwz = 0.5 * (wz0 + wz1)
 
-    # Velocity change of a constant force on a linearly falling mass: F / mdot * ln(m0 / m1).
-    if mdot > 0.0:
-        impulse_per_force = np.log(m0 / m1) / mdot
+    # Velocity change of a constant force on a linearly falling mass: F / mdot * ln(m0 / m1),
+    # with ln(m0 / m1) = -ln(1 - b), b = mdot dt / m0, summed as a series while b is tiny.
+    burn = mdot * dt / m0
+    if burn < 1e-4:
+        impulse_per_force = dt / m0 * (1.0 + burn * (0.5 + burn * (1.0 / 3.0 + burn * 0.25)))
     else:
-        impulse_per_force = dt / m0
+        impulse_per_force = np.log(m0 / m1) / mdot
     dvx = fwx * impulse_per_force
     dvy = fwy * impulse_per_force
     dvz = fwz * impulse_per_force - gravity * dt

@@ -26,6 +26,7 @@ class LanderParams(NamedTuple):
     engine_max_thrust: np.ndarray  # (E,) N
     engine_min_throttle: np.ndarray  # (E,)
     engine_exhaust_speed: np.ndarray  # (E,) m/s, Isp * g0
+    engine_flow_per_thrust: np.ndarray  # (E,) kg/s per N: 1 / (Isp * g0)
     max_axial_thrust: float  # N, all engines at full throttle along body +z
     min_axial_thrust: float  # N, all engines at minimum throttle
     throttle_time_constant: float  # s
@@ -48,6 +49,7 @@ class SimParams(NamedTuple):
     g0: float  # m/s^2
     control_dt: float  # s
     substeps: int
+    throttle_blend: float  # fraction of the throttle error closed per substep: 1 - exp(-dt / tau)
     max_steps: int
     target_radius: float  # m
     max_horizontal_distance: float  # m
@@ -123,6 +125,7 @@ def lander_params(spec: LanderSpec) -> LanderParams:
         engine_max_thrust=np.array([e.max_thrust_n for e in engines], dtype=np.float64),
         engine_min_throttle=np.array([e.min_throttle for e in engines], dtype=np.float64),
         engine_exhaust_speed=np.array([e.isp_s * STANDARD_GRAVITY_MPS2 for e in engines], dtype=np.float64),
+        engine_flow_per_thrust=np.array([1.0 / (e.isp_s * STANDARD_GRAVITY_MPS2) for e in engines], dtype=np.float64),
         max_axial_thrust=float(spec.max_axial_thrust_n),
         min_axial_thrust=float(spec.min_axial_thrust_n),
         throttle_time_constant=float(spec.throttle_time_constant_s),
@@ -140,6 +143,11 @@ def lander_params(spec: LanderSpec) -> LanderParams:
     )
 
 
+def _throttle_blend(dt: float, tau: float) -> float:
+    """The first-order lag solved exactly over one substep."""
+    return 1.0 if tau <= 0.0 else 1.0 - math.exp(-dt / tau)
+
+
 def sim_params(scenario: Scenario, mode: int, truth_observations: bool) -> SimParams:
     return SimParams(
         mode=int(mode),
@@ -147,6 +155,7 @@ def sim_params(scenario: Scenario, mode: int, truth_observations: bool) -> SimPa
         g0=STANDARD_GRAVITY_MPS2,
         control_dt=scenario.control_dt_s,
         substeps=int(scenario.physics_substeps),
+        throttle_blend=_throttle_blend(scenario.physics_dt_s, scenario.lander.throttle_time_constant_s),
         max_steps=scenario.max_steps,
         target_radius=float(scenario.target_radius_m),
         max_horizontal_distance=float(scenario.max_horizontal_distance_m),

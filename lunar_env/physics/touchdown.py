@@ -62,6 +62,21 @@ def ground_gradient(terrain, x, flags, i, east, north):
 
 
 @njit(cache=True, inline="always")
+def contact_possible(x, flags, lander, terrain, i, gravity, duration):
+    """False when lander i cannot reach the ground within ``duration`` seconds.
+
+    Thrust only slows a fall, so the drop is at most |v_z| t + g t^2 / 2; horizontal travel
+    can meet terrain rising at up to 45 degrees. Skipping the per-substep foot checks high up
+    saves most of the terrain lookups of a step.
+    """
+    px, py, pz = x[i, PX], x[i, PY], x[i, PZ]
+    clearance = pz - ground_height(terrain, x, flags, i, px, py) - lander.leg_reach - CONTACT_CHECK_MARGIN_M
+    vh = np.sqrt(x[i, VX] * x[i, VX] + x[i, VY] * x[i, VY])
+    reach = (max(0.0, -x[i, VZ]) + vh) * duration + 0.5 * gravity * duration * duration
+    return clearance <= reach
+
+
+@njit(cache=True, inline="always")
 def legs_in_contact(x, flags, lander, terrain, i):
     """True when any foot of lander i is at or below the terrain surface."""
     px, py, pz = x[i, PX], x[i, PY], x[i, PZ]
