@@ -31,3 +31,16 @@ class RandomPolicy(Policy):
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.rng.uniform(-1.0, 1.0, (obs.shape[0], self.act_dim)).astype(np.float32)
+
+
+class CallablePolicy(Policy):
+    """A plain function ``fn(obs (n, obs_dim)) -> actions (n, act_dim)`` as a Policy."""
+
+    def __init__(self, fn, mode: str | None = None):
+        if not callable(fn):
+            raise ValueError(f"CallablePolicy needs a callable, got {type(fn).__name__}")
+        self.fn = fn
+        self.mode = mode
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        return np.asarray(self.fn(obs), dtype=np.float32)

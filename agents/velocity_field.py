@@ -20,12 +20,9 @@ from __future__ import annotations
 import numpy as np
 
 from agents.policy import Policy
+from agents.thrust_command import SLICES, ThrustToAction, bound_thrust, current_mass, touchdown_height
 from lunar_env.config import LanderSpec
 from lunar_env.constants import LUNAR_GRAVITY_MPS2
-from lunar_env.physics.quaternion import rotate_inverse
-from lunar_env.sensors import observation_slices
-
-SLICES = observation_slices()
 
 
 class VelocityFieldController(Policy):
@@ -45,15 +42,15 @@ class VelocityFieldController(Policy):
         self.a_brake = brake_accel_mps2
         self.h_gate = gate_height_m
         self.max_tilt = np.radians(max_tilt_deg)
-        self.kp, self.kd = attitude_kp, attitude_kd
-        self.touchdown_height = -max(f[2] for f in lander.leg_feet_m)
+        self.touchdown_height = touchdown_height(lander)
+        self.to_action = ThrustToAction(lander, mode, attitude_kp, attitude_kd)
 
     def thrust_vector(self, obs: np.ndarray) -> np.ndarray:
         """Commanded thrust (n, 3) in newtons, ENU."""
         r = obs[:, SLICES["position"]].astype(np.float64)
         v = obs[:, SLICES["velocity"]].astype(np.float64)
         height = obs[:, SLICES["altitude"]][:, 0].astype(np.float64) - self.touchdown_height
-        mass = self.lander.dry_mass_kg + obs[:, SLICES["propellant_fraction"]][:, 0] * self.lander.propellant_mass_kg
+        mass = current_mass(self.lander, obs)
 
         v_ref = np.empty_like(v)
         h = np.maximum(height, 0.0)
@@ -72,36 +69,7 @@ class VelocityFieldController(Policy):
         limit = accel[:, 2] * np.tan(self.max_tilt)
         shrink = np.minimum(1.0, limit / np.maximum(horizontal, 1e-9))
         accel[:, :2] *= shrink[:, None]
-        thrust = accel * mass[:, None]
-        magnitude = np.linalg.norm(thrust, axis=1, keepdims=True)
-        bounded = np.clip(magnitude, self.lander.min_axial_thrust_n, self.lander.max_axial_thrust_n)
-        return thrust * bounded / np.maximum(magnitude, 1e-9)
+        return bound_thrust(self.lander, accel * mass[:, None])
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        thrust = self.thrust_vector(obs)
-        t_max = self.lander.max_axial_thrust_n
-        if self.mode == "3dof":
-            return (thrust / t_max).astype(np.float32)
-        return self._six_dof_action(obs, thrust).astype(np.float32)
-
-    def _six_dof_action(self, obs: np.ndarray, thrust: np.ndarray) -> np.ndarray:
-        q = obs[:, SLICES["attitude"]].astype(np.float64)
-        w = obs[:, SLICES["angular_rate"]].astype(np.float64)
-        direction = thrust / np.linalg.norm(thrust, axis=1, keepdims=True)
-        # Desired thrust direction in the body frame; the error is the rotation taking body +z to it.
-        d_body = np.stack(rotate_inverse(q[:, 0], q[:, 1], q[:, 2], q[:, 3],
-                                         direction[:, 0], direction[:, 1], direction[:, 2]), axis=1)
-        error = np.stack([-d_body[:, 1], d_body[:, 0], np.zeros(len(q))], axis=1)  # z x d
-        lander = self.lander
-        mass = lander.dry_mass_kg + obs[:, SLICES["propellant_fraction"]][:, 0] * lander.propellant_mass_kg
-        inertia = np.array(lander.inertia_dry_kgm2)[None, :] * (mass / lander.dry_mass_kg)[:, None]
-        torque = inertia * (self.kp * error - self.kd * w)
-        torque_action = torque / np.maximum(np.array(lander.rcs_max_torque_nm), 1e-9)[None, :]
-
-        # Throttle for the commanded magnitude along the current axis (cosine loss included).
-        cos_error = np.clip(d_body[:, 2], 0.2, 1.0)
-        magnitude = np.linalg.norm(thrust, axis=1) * cos_error
-        mins = np.array([e.min_throttle for e in lander.engines])
-        fraction = np.clip(magnitude / lander.max_axial_thrust_n, mins.max(), 1.0)
-        throttle_action = 2.0 * (fraction[:, None] - mins[None, :]) / (1.0 - mins[None, :]) - 1.0
-        return np.clip(np.concatenate([throttle_action, torque_action], axis=1), -1.0, 1.0)
+        return self.to_action(obs, self.thrust_vector(obs))

@@ -98,6 +98,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", help="write the summary as JSON to this path")
     p.set_defaults(func=cmd_demo)
+
+    from lunar_env.benchmark.bench_command import add_bench_command
+
+    add_bench_command(sub)
     return parser
 
 

@@ -1,0 +1,94 @@
+"""Resolve a policy given by name or path, as the ``lunar`` commands take it.
+
+Names: ``zemzev`` (ZEM/ZEV guidance), ``velocity_field`` (the velocity-field controller),
+``random`` (uniform random actions). Paths: a model folder (``models/ppo_southpole_3dof``),
+an SB3 ``.zip`` without normalization statistics, or an exported ``.onnx`` file.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from agents.policy import Policy, RandomPolicy
+
+BUILTIN_POLICIES = ("zemzev", "velocity_field", "random")
+
+
+def _check_fits(label: str, policy_mode: str | None, obs_dim: int | None, act_dim: int | None, batch) -> None:
+    if policy_mode is not None and policy_mode != batch.mode:
+        raise ValueError(f"policy {label} was trained for the {policy_mode} env (action size {act_dim}); "
+                         f"this env is {batch.mode} with action size {batch.act_dim}: pass --mode {policy_mode}")
+    if act_dim is not None and act_dim != batch.act_dim:
+        raise ValueError(f"policy {label} outputs {act_dim} actions; this env ({batch.mode}, lander "
+                         f"{batch.scenario.lander.name}) needs {batch.act_dim}")
+    if obs_dim is not None and obs_dim != batch.obs_dim:
+        raise ValueError(f"policy {label} reads {obs_dim} observations; this env gives {batch.obs_dim} "
+                         "(a model from another lunar-env version?)")
+
+
+def policy_mode(spec: str) -> str | None:
+    """The mode a policy spec is bound to (a trained model's), or None for the built-in laws."""
+    if spec in BUILTIN_POLICIES:
+        return None
+    path = Path(spec)
+    if path.is_dir():
+        from agents.model_folder import read_metadata
+
+        return read_metadata(path)["mode"]
+    return None
+
+
+def load_policy(spec: str, batch, seed: int = 0) -> Policy:
+    """A Policy for ``batch`` (a LanderBatch) from a name or a path; clear errors when it does not fit."""
+    lander = batch.scenario.lander
+    if spec == "zemzev":
+        from agents.zem_zev import ZemZevGuidance
+
+        return ZemZevGuidance(lander, mode=batch.mode)
+    if spec == "velocity_field":
+        from agents.velocity_field import VelocityFieldController
+
+        return VelocityFieldController(lander, mode=batch.mode)
+    if spec == "random":
+        return RandomPolicy(batch.act_dim, seed=seed)
+
+    path = Path(spec)
+    if not path.exists():
+        raise ValueError(f"policy {spec!r} is neither a built-in policy {BUILTIN_POLICIES} nor an existing path")
+    if path.is_dir():
+        from agents.model_folder import SB3Policy, load_model_folder
+
+        folder = load_model_folder(path)
+        meta = folder.metadata
+        _check_fits(str(path), meta["mode"], int(meta["obs_dim"]), int(meta["act_dim"]), batch)
+        return SB3Policy(folder)
+    if path.suffix == ".onnx":
+        from agents.onnx_policy import OnnxPolicy
+
+        policy = OnnxPolicy(path)
+        _check_fits(str(path), None, policy.obs_dim, policy.act_dim, batch)
+        return policy
+    if path.suffix == ".zip":
+        return _bare_sb3_policy(path, batch)
+    raise ValueError(f"policy path {path} is not a model folder, an SB3 .zip or an .onnx file")
+
+
+def _bare_sb3_policy(path: Path, batch) -> Policy:
+    """An SB3 zip on its own: observations go to the network unnormalized."""
+    import numpy as np
+
+    from agents.model_folder import ModelFolder, ModelFolderError, SB3Policy
+
+    try:
+        from stable_baselines3 import PPO
+    except ImportError:
+        raise ValueError('loading an SB3 model needs stable-baselines3: pip install "lunar-env[train]"') from None
+    try:
+        model = PPO.load(path, device="cpu")
+    except Exception as err:  # SB3 raises many kinds on a damaged zip
+        raise ModelFolderError(f"{path}: cannot be loaded as an SB3 PPO model ({type(err).__name__}: {err})") from None
+    obs_dim, act_dim = model.observation_space.shape[0], model.action_space.shape[0]
+    _check_fits(str(path), None, obs_dim, act_dim, batch)
+    folder = ModelFolder(path, model, np.zeros(obs_dim), np.ones(obs_dim), 0.0, np.inf,
+                         {"mode": batch.mode, "obs_dim": obs_dim, "act_dim": act_dim})
+    return SB3Policy(folder)
