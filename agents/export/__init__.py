@@ -1,0 +1,58 @@
+"""Export of trained policies to ONNX and to self-contained C for lander flight processors.
+
+One intermediate representation (:class:`~agents.export.actor.ActorWeights`, plain numpy arrays)
+feeds every exporter:
+
+- :mod:`agents.export.onnx_export`  ONNX graph (normalization and clipping inside), onnxruntime parity;
+- :mod:`agents.export.c_codegen`    float32 C99 (``policy.h``/``policy.c``), bit-identical across targets;
+- :mod:`agents.export.quantize`     int8 weights, int32 accumulation, fixed point (``policy_q8.h``/``.c``);
+- :mod:`agents.export.test_vectors` fixed observations with float64 reference actions;
+- :mod:`agents.export.toolchains`   cross compilers and qemu: build, run and size the C policies;
+- :mod:`agents.export.c_policy`     the generated C called from Python (ctypes), a batched Policy;
+- :mod:`agents.export.cli`          ``lunar export MODEL_DIR --to onnx,c,c-int8 --out DIR [--check]``.
+
+The public names below are loaded on first use, so importing this package costs nothing.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import tempfile
+from pathlib import Path
+
+_PUBLIC = {
+    "ActorWeights": "actor", "extract_actor": "actor", "load_actor": "actor", "reference_forward": "actor",
+    "export_onnx": "onnx_export", "build_onnx": "onnx_export",
+    "generate_c": "c_codegen", "write_c": "c_codegen",
+    "quantize_actor": "quantize", "generate_c_q8": "quantize", "write_c_q8": "quantize",
+    "make_test_vectors": "test_vectors", "write_test_vectors": "test_vectors", "read_test_vectors": "test_vectors",
+    "CPolicy": "c_policy",
+    "TARGETS": "toolchains",
+}
+
+__all__ = sorted(_PUBLIC) + ["write_atomic"]
+
+
+def write_atomic(path: str | Path, data: str | bytes) -> Path:
+    """Write ``data`` to ``path`` through a temporary sibling and os.replace (never half-written)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data.encode() if isinstance(data, str) else data)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600; exported files are meant to be shared
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+    return path
+
+
+def __getattr__(name: str):
+    if name in _PUBLIC:
+        module = importlib.import_module(f"agents.export.{_PUBLIC[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module 'agents.export' has no attribute {name!r}")
