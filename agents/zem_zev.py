@@ -34,17 +34,15 @@ import numpy as np
 from agents.policy import Policy
 from agents.thrust_command import SLICES, ThrustToAction, bound_thrust, current_mass, touchdown_height
 from lunar_env.config import LanderSpec, check_range
-from lunar_env.constants import LUNAR_GRAVITY_MPS2
+from agents.zem_zev_predict import predict_plans
+from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
 
-SIMPSON_POINTS = 17  # odd, for Simpson's rule over the planned profile
-PLAN_CHUNK = 1024  # landers planned at once (bounds the planner's memory)
-
-
-def _simpson_weights(points: int) -> np.ndarray:
-    w = np.ones(points)
-    w[1:-1:2] = 4.0
-    w[2:-1:2] = 2.0
-    return w / (3.0 * (points - 1))
+COAST_POINTS = 9  # coast durations of the coarse plan search, from 0 to max_coast_s
+REFINE_POINTS = 5  # per axis, of the second, finer plan search around the coarse choice
+PREDICT_STEP_S = 1.0  # integration step of the planner's closed-loop prediction (s)
+PREDICT_MISS_M = 5.0  # a plan must end this close to the gate (m) ...
+PREDICT_SPEED_ERROR_MPS = 1.0  # ... and this close to the gate velocity (m/s)
+MIN_UP_FRACTION = 0.05  # thrust keeps at least this fraction of g upward (never points down)
 
 
 class ZemZevGuidance(Policy):
@@ -67,10 +65,10 @@ class ZemZevGuidance(Policy):
         gravity_mps2: gravity the law compensates (m/s^2).
     """
 
-    def __init__(self, lander: LanderSpec, mode: str = "3dof", gate_height_m: float = 3.0,
-                 gate_speed_mps: float = 1.0, touchdown_speed_mps: float = 0.8,
-                 terminal_time_constant_s: float = 1.5, terminal_horizontal_time_constant_s: float = 3.0, min_time_s: float = 5.0, max_time_s: float = 200.0,
-                 num_candidates: int = 96, time_to_go_floor_s: float = 5.0, accel_margin: float = 0.85, max_tilt_deg: float = 60.0,
+    def __init__(self, lander: LanderSpec, mode: str = "3dof", gate_height_m: float = 1.5,
+                 gate_speed_mps: float = 1.2, touchdown_speed_mps: float = 1.2,
+                 terminal_time_constant_s: float = 1.5, terminal_horizontal_time_constant_s: float = 3.0, min_time_s: float = 15.0, max_time_s: float = 220.0,
+                 num_candidates: int = 16, max_coast_s: float = 80.0, time_to_go_floor_s: float = 5.0, accel_margin: float = 0.95, max_tilt_deg: float = 60.0,
                  gravity_mps2: float = LUNAR_GRAVITY_MPS2):
         owner = "ZemZevGuidance"
         self.gate_height = check_range(owner, "gate_height_m", gate_height_m, 0.0, 1000.0)
@@ -92,8 +90,10 @@ class ZemZevGuidance(Policy):
         self.to_action = ThrustToAction(lander, mode)
         self.touchdown_height = touchdown_height(lander)
         self.candidates = np.geomspace(min_time_s, max_time_s, num_candidates)
+        self.max_coast = check_range(owner, "max_coast_s", max_coast_s, 0.0, 1e4, low_open=True)
         self.g = np.array([0.0, 0.0, -self.gravity])
         self.final_time = np.zeros(0)
+        self.ignite_time = np.zeros(0)
         self.last_time = np.zeros(0)
         self.needs_plan = np.zeros(0, dtype=bool)
 
@@ -101,6 +101,7 @@ class ZemZevGuidance(Policy):
     def reset(self, num_landers: int, mask: np.ndarray | None = None) -> None:
         if self.final_time.shape[0] != num_landers or mask is None:
             self.final_time = np.zeros(num_landers)
+            self.ignite_time = np.zeros(num_landers)
             self.last_time = np.full(num_landers, np.inf)
             self.needs_plan = np.ones(num_landers, dtype=bool)
         else:
@@ -114,42 +115,66 @@ class ZemZevGuidance(Policy):
         v_f[:, 2] = -self.gate_speed
         return r_f, v_f
 
-    def plan_final_time(self, r0: np.ndarray, v0: np.ndarray, mass: np.ndarray) -> np.ndarray:
-        """The chosen time to go (s) for landers at r0, v0 (m, m/s, (m, 3)) with mass (m,) kg."""
-        out = np.empty(len(r0))
-        for start in range(0, len(r0), PLAN_CHUNK):
-            part = slice(start, start + PLAN_CHUNK)
-            out[part] = self._plan_chunk(r0[part], v0[part], mass[part])
-        return out
-
-    def _plan_chunk(self, r0, v0, mass):
+    def plan(self, r0: np.ndarray, v0: np.ndarray, mass: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(coast, duration) in seconds for landers at r0, v0 ((m, 3), m and m/s) with mass (m,) kg."""
         m = len(r0)
-        T = self.candidates[None, :, None]  # (1, C, 1)
-        r_f, v_f = self._targets(m)
-        g = self.g[None, None, :]
-        zem = r_f[:, None, :] - (r0[:, None, :] + v0[:, None, :] * T + 0.5 * g * T**2)  # (m, C, 3)
-        zev = v_f[:, None, :] - (v0[:, None, :] + g * T)
-        a0 = 6.0 * zem / T**2 - 2.0 * zev / T
-        aT = 4.0 * zev / T - 6.0 * zem / T**2
-        s = np.linspace(0.0, 1.0, SIMPSON_POINTS)[None, None, :, None]  # (1, 1, Q, 1)
-        a = a0[:, :, None, :] + (aT - a0)[:, :, None, :] * s  # (m, C, Q, 3)
-        magnitude = np.linalg.norm(a, axis=3)  # (m, C, Q)
-        a_min = (self.lander.min_axial_thrust_n / mass)[:, None, None]
-        a_max = (self.accel_margin * self.lander.max_axial_thrust_n / mass)[:, None]
-        cost = self.candidates[None, :] * (np.maximum(magnitude, a_min) @ _simpson_weights(SIMPSON_POINTS))
+        coast_grid = np.linspace(0.0, self.max_coast, COAST_POINTS)
+        coasts = np.repeat(coast_grid, len(self.candidates))[None, :].repeat(m, axis=0)
+        durations = np.tile(self.candidates, COAST_POINTS)[None, :].repeat(m, axis=0)
+        coast, duration = self._best_plan(r0, v0, mass, coasts, durations)
+        # Refine around the coarse choice.
+        ratio = self.candidates[1] / self.candidates[0]
+        d_fine = duration[:, None] * np.geomspace(1.0 / ratio, ratio, REFINE_POINTS)[None, :]
+        c_step = coast_grid[1] - coast_grid[0]
+        c_fine = np.clip(coast[:, None] + np.linspace(-c_step, c_step, REFINE_POINTS)[None, :], 0.0, None)
+        coasts = np.repeat(c_fine, REFINE_POINTS, axis=1)
+        durations = np.tile(d_fine, (1, REFINE_POINTS))
+        return self._best_plan(r0, v0, mass, coasts, durations)
 
-        tau = s[..., 0] * T  # (1, C, Q)
-        height = (r0[:, None, None, 2] + v0[:, None, None, 2] * tau + 0.5 * (-self.gravity + a0[:, :, None, 2]) * tau**2
-                  + (aT - a0)[:, :, None, 2] * tau**3 / (6.0 * T))
-        peak = magnitude.max(axis=2)
-        feasible = ((peak <= a_max)
-                    & np.all(a[..., 2] >= magnitude * np.cos(self.max_tilt), axis=2)
-                    & np.all(height >= self.touchdown_height, axis=2))
-        best_feasible = np.argmin(np.where(feasible, cost, np.inf), axis=1)
-        # With no feasible candidate, take the one that asks least beyond the thrust available.
-        least_violating = np.argmin(peak / a_max, axis=1)
-        choice = np.where(feasible.any(axis=1), best_feasible, least_violating)
-        return self.candidates[choice]
+    def _best_plan(self, r0, v0, mass, coasts, durations):
+        """Among candidate plans (m, K), the one whose predicted closed-loop flight burns least.
+
+        The prediction (agents/zem_zev_predict.py) flies the law itself with its limits on a
+        point mass, so saturated, bang-bang-like profiles are valued at what they really cost.
+        Plans that end more than PREDICT_MISS_M / PREDICT_SPEED_ERROR_MPS from the gate, or dip
+        below the touchdown height, are infeasible; with none feasible the closest is taken.
+        """
+        m, k = coasts.shape
+        burned, miss, speed_error, lowest = (np.empty((m, k)) for _ in range(4))
+        lander = self.lander
+        predict_plans(np.ascontiguousarray(r0, dtype=np.float64), np.ascontiguousarray(v0, dtype=np.float64),
+                      np.ascontiguousarray(mass, dtype=np.float64), np.ascontiguousarray(coasts),
+                      np.ascontiguousarray(durations), PREDICT_STEP_S, self.touchdown_height + self.gate_height,
+                      -self.gate_speed, self.gravity, self.t_go_floor, lander.min_axial_thrust_n,
+                      self.accel_margin * lander.max_axial_thrust_n,
+                      1.0 / (lander.effective_isp_s * STANDARD_GRAVITY_MPS2), np.tan(self.max_tilt),
+                      MIN_UP_FRACTION * self.gravity, burned, miss, speed_error, lowest)
+        feasible = (miss <= PREDICT_MISS_M) & (speed_error <= PREDICT_SPEED_ERROR_MPS) & (lowest >= self.touchdown_height)
+        best = np.argmin(np.where(feasible, burned, np.inf), axis=1)
+        closest = np.argmin(miss + 10.0 * speed_error, axis=1)
+        choice = np.where(feasible.any(axis=1), best, closest)
+        rows = np.arange(m)
+        return coasts[rows, choice], durations[rows, choice]
+
+    def _law(self, r, v, t_go, mass, planning=False):
+        """ZEM/ZEV thrust acceleration (k, 3) within tilt and thrust limits."""
+        r_f, v_f = self._targets(len(r))
+        tg = np.maximum(t_go, self.t_go_floor)[:, None]
+        zem = r_f - (r + v * tg + 0.5 * self.g * tg**2)
+        zev = v_f - (v + self.g * tg)
+        accel = 6.0 * zem / tg**2 - 2.0 * zev / tg
+        return self._limit(accel, mass, self.accel_margin if planning else 1.0)
+
+    def _limit(self, accel, mass, margin=1.0):
+        """Thrust acceleration pointing up within max_tilt of vertical, magnitude within the engines' bounds."""
+        accel = accel.copy()
+        accel[:, 2] = np.maximum(accel[:, 2], MIN_UP_FRACTION * self.gravity)
+        horizontal = np.linalg.norm(accel[:, :2], axis=1)
+        shrink = np.minimum(1.0, accel[:, 2] * np.tan(self.max_tilt) / np.maximum(horizontal, 1e-9))
+        accel[:, :2] *= shrink[:, None]
+        magnitude = np.linalg.norm(accel, axis=1)
+        bounded = np.clip(magnitude, self.lander.min_axial_thrust_n / mass, margin * self.lander.max_axial_thrust_n / mass)
+        return accel * (bounded / np.maximum(magnitude, 1e-12))[:, None]
 
     # ------------------------------------------------------------------ control
     def thrust_vector(self, obs: np.ndarray) -> np.ndarray:
@@ -166,33 +191,28 @@ class ZemZevGuidance(Policy):
         self.last_time = t.copy()
         if self.needs_plan.any():
             index = np.flatnonzero(self.needs_plan)
-            self.final_time[index] = t[index] + self.plan_final_time(r[index], v[index], mass[index])
+            coast, duration = self.plan(r[index], v[index], mass[index])
+            self.ignite_time[index] = t[index] + coast
+            self.final_time[index] = t[index] + coast + duration
             self.needs_plan[index] = False
 
         t_go = self.final_time - t
         height = obs[:, SLICES["altitude"]][:, 0].astype(np.float64) - self.touchdown_height
         terminal = (t_go <= 0.0) | (height <= self.gate_height)
 
-        r_f, v_f = self._targets(n)
-        tg = np.maximum(t_go, self.t_go_floor)[:, None]
-        zem = r_f - (r + v * tg + 0.5 * self.g * tg**2)
-        zev = v_f - (v + self.g * tg)
-        accel = 6.0 * zem / tg**2 - 2.0 * zev / tg
-
+        accel = self._law(r, v, t_go, mass)
+        coasting = t < self.ignite_time
+        if coasting.any():
+            a_min = self.lander.min_axial_thrust_n / mass[coasting]
+            retrograde = -v[coasting] / np.maximum(np.linalg.norm(v[coasting], axis=1), 1e-9)[:, None]
+            accel[coasting] = self._limit(retrograde * a_min[:, None], mass[coasting])
         v_ref = np.zeros((n, 3))
         v_ref[:, 2] = -self.touchdown_speed
         terminal_accel = np.empty((n, 3))
         terminal_accel[:, :2] = (v_ref[:, :2] - v[:, :2]) / self.tau_terminal_h
-        terminal_accel[:, 2] = (v_ref[:, 2] - v[:, 2]) / self.tau_terminal
-        terminal_accel[:, 2] += self.gravity
-        accel = np.where(terminal[:, None], terminal_accel, accel)
-
-        # Thrust must point up, within max_tilt of vertical: shorten its horizontal part.
-        accel[:, 2] = np.maximum(accel[:, 2], 0.05 * self.gravity)
-        horizontal = np.linalg.norm(accel[:, :2], axis=1)
-        shrink = np.minimum(1.0, accel[:, 2] * np.tan(self.max_tilt) / np.maximum(horizontal, 1e-9))
-        accel[:, :2] *= shrink[:, None]
-        return bound_thrust(self.lander, accel * mass[:, None])
+        terminal_accel[:, 2] = (v_ref[:, 2] - v[:, 2]) / self.tau_terminal + self.gravity
+        accel = np.where(terminal[:, None], self._limit(terminal_accel, mass), accel)
+        return accel * mass[:, None]
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.to_action(obs, self.thrust_vector(obs))

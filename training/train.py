@@ -1,0 +1,278 @@
+"""PPO training on the native batched lander env, readable top to bottom.
+
+    lunar train --config training/configs/ppo_3dof.yaml [--resume] [--total-timesteps N] ...
+
+A run folder (``runs/<name>`` by default) holds::
+
+    config.yaml          the configuration as run (with overrides applied)
+    checkpoint/          model.zip, vecnormalize.pkl, state.json: written atomically, --resume reads it
+    best/                model folder of the best evaluation so far (agents.model_folder format)
+    final/               model folder at the end of training
+    evaluations.jsonl    one line per periodic evaluation (steps, wall time, success rate, ...)
+    tb/                  TensorBoard logs (losses, rollout landing metrics, evaluations)
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from stable_baselines3 import PPO
+from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.vec_env import VecNormalize
+
+from agents.model_folder import save_model_folder
+from agents.policy import Policy
+from lunar_env.benchmark.suite import fly_scenario
+from lunar_env.physics.outcomes import OUTCOME_NAMES
+from training.config import EVAL_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
+from training.sb3_vec_env import SouthPoleSB3VecEnv
+
+CHECKPOINT = "checkpoint"
+STATE_FILE = "state.json"
+VECNORMALIZE_FILE = "vecnormalize.pkl"
+ROLLOUT_METRICS = ("is_success", "propellant_used", "touchdown_vertical_speed", "touchdown_horizontal_speed",
+                   "miss_distance")
+
+
+class TrainingError(ValueError):
+    """A run that cannot start or resume: the message says why."""
+
+
+# ----------------------------------------------------------------------------- pieces
+def make_env(config: TrainConfig) -> VecNormalize:
+    """The training env: ``num_envs`` landers in one batch, observations (and rewards) normalized."""
+    env = SouthPoleSB3VecEnv(config.num_envs, scenario=config.training_scenario(), mode=config.mode,
+                             observation_mode=config.observation_mode, seed=TRAIN_SEED_OFFSET + config.seed)
+    return VecNormalize(env, norm_obs=True, norm_reward=config.normalize_reward, clip_obs=config.clip_obs,
+                        gamma=config.ppo.gamma)
+
+
+def _learning_rate(config: TrainConfig):
+    start, end = config.ppo.learning_rate, config.ppo.final_learning_rate
+    if end is None:
+        return start
+    return lambda progress_remaining: end + (start - end) * progress_remaining
+
+
+def make_model(config: TrainConfig, env: VecNormalize, tensorboard_dir: Path | None) -> PPO:
+    p = config.ppo
+    activation = {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[p.activation]
+    return PPO("MlpPolicy", env, learning_rate=_learning_rate(config), n_steps=p.n_steps, batch_size=p.batch_size,
+               n_epochs=p.n_epochs, gamma=p.gamma, gae_lambda=p.gae_lambda, clip_range=p.clip_range,
+               ent_coef=p.ent_coef, vf_coef=p.vf_coef, max_grad_norm=p.max_grad_norm, target_kl=p.target_kl,
+               policy_kwargs=dict(net_arch=dict(pi=list(p.net_arch), vf=list(p.net_arch)), activation_fn=activation,
+                                  log_std_init=p.log_std_init),
+               tensorboard_log=str(tensorboard_dir) if tensorboard_dir else None, seed=config.seed, device="cpu",
+               verbose=0)
+
+
+class LivePolicy(Policy):
+    """The model being trained, as a batched Policy: deterministic, with the current normalization."""
+
+    def __init__(self, model: PPO, env: VecNormalize):
+        self.model, self.env = model, env
+
+    def act(self, obs: np.ndarray) -> np.ndarray:
+        actions, _ = self.model.predict(self.env.normalize_obs(obs), deterministic=True)
+        return np.clip(actions, -1.0, 1.0).astype(np.float32)
+
+
+def save_policy(path: Path, model: PPO, env: VecNormalize, config: TrainConfig, extra: dict) -> None:
+    """Write a model folder (model, normalization statistics, metadata, config) atomically."""
+    metadata = {"env_id": config.env_id, "mode": config.mode, "obs_dim": int(env.observation_space.shape[0]),
+                "act_dim": int(env.action_space.shape[0]), "scenario": config.scenario,
+                "observation_mode": config.observation_mode, "net_arch": list(config.ppo.net_arch),
+                "activation": config.ppo.activation, **extra}
+    save_model_folder(path, model, env.obs_rms.mean, env.obs_rms.var, env.epsilon, env.clip_obs, metadata,
+                      config_to_yaml(config))
+
+
+def _replace_dir(staging: Path, target: Path) -> None:
+    """Put a complete folder in place of another; a crash leaves either the old or the new one."""
+    old = target.with_name(target.name + ".old")
+    if target.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        os.replace(target, old)
+    os.replace(staging, target)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def save_checkpoint(run_dir: Path, model: PPO, env: VecNormalize, state: dict) -> None:
+    staging = Path(tempfile.mkdtemp(prefix=".checkpoint.", dir=run_dir))
+    try:
+        model.save(staging / "model.zip")
+        env.save(str(staging / VECNORMALIZE_FILE))
+        (staging / STATE_FILE).write_text(json.dumps(state, indent=2))
+        _replace_dir(staging, run_dir / CHECKPOINT)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+
+
+def load_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[PPO, VecNormalize, dict]:
+    """The model, env and state of the run's last checkpoint; TrainingError when unusable."""
+    folder = run_dir / CHECKPOINT
+    if not folder.is_dir() and (run_dir / (CHECKPOINT + ".old")).is_dir():
+        folder = run_dir / (CHECKPOINT + ".old")  # interrupted while replacing: the previous one is whole
+    if not folder.is_dir():
+        raise TrainingError(f"--resume: {run_dir} has no checkpoint to resume from")
+    try:
+        state = json.loads((folder / STATE_FILE).read_text())
+        steps = int(state["num_timesteps"])
+    except (FileNotFoundError, json.JSONDecodeError, KeyError, ValueError, TypeError) as err:
+        raise TrainingError(f"--resume: {folder / STATE_FILE} is missing or corrupt ({err})") from None
+    raw = make_env(config).venv
+    try:
+        env = VecNormalize.load(str(folder / VECNORMALIZE_FILE), raw)
+    except Exception as err:  # pickle errors come in many types
+        raise TrainingError(f"--resume: {folder / VECNORMALIZE_FILE} cannot be loaded ({type(err).__name__}: {err})") from None
+    try:
+        model = PPO.load(folder / "model.zip", env=env, device="cpu")
+    except ValueError as err:
+        raise TrainingError(f"--resume: the checkpoint does not fit this config's env ({err})") from None
+    except Exception as err:  # a damaged zip
+        raise TrainingError(f"--resume: {folder / 'model.zip'} is corrupt ({type(err).__name__}: {err})") from None
+    if model.num_timesteps != steps:
+        raise TrainingError(f"--resume: checkpoint step counts disagree ({model.num_timesteps} vs {steps})")
+    return model, env, state
+
+
+# ----------------------------------------------------------------------------- the monitor
+@dataclass
+class Evaluation:
+    steps: int
+    wall_time_s: float
+    success_rate: float
+    propellant_kg: float
+    miss_distance_m: float
+
+    def better_than(self, other: "Evaluation | None") -> bool:
+        if other is None:
+            return True
+        if self.success_rate != other.success_rate:
+            return self.success_rate > other.success_rate
+        return self.propellant_kg < other.propellant_kg
+
+
+class TrainingMonitor(BaseCallback):
+    """Landing metrics to TensorBoard, periodic evaluation (best model kept), checkpoints, progress bar."""
+
+    def __init__(self, config: TrainConfig, run_dir: Path, state: dict, progress: bool = True):
+        super().__init__()
+        self.config, self.run_dir, self.state = config, run_dir, state
+        self.progress = progress
+        best = state.get("best")
+        self.best = Evaluation(**best) if best else None
+        self.next_eval = state.get("next_eval", config.eval_every_steps)
+        self.next_checkpoint = state.get("next_checkpoint", config.checkpoint_every_steps)
+        self.elapsed_before = float(state.get("wall_time_s", 0.0))
+        self.started = time.perf_counter()
+        self.bar = None
+        self.stop = False
+
+    def wall_time(self) -> float:
+        return self.elapsed_before + time.perf_counter() - self.started
+
+    def _on_training_start(self) -> None:
+        if self.progress:
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.config.total_timesteps, initial=self.num_timesteps, unit="step",
+                            unit_scale=True, desc=self.config.name, dynamic_ncols=True)
+
+    def _on_step(self) -> bool:
+        for info in self.locals["infos"]:
+            if "episode" in info:
+                for key in ROLLOUT_METRICS:
+                    self.logger.record_mean(f"landing/{key}", float(info[key]))
+        if self.bar is not None:
+            self.bar.update(self.model.n_envs)
+            if self.best is not None:
+                self.bar.set_postfix(best=f"{100 * self.best.success_rate:.1f}%", refresh=False)
+        if self.num_timesteps >= self.next_eval:
+            self.next_eval += self.config.eval_every_steps
+            self.evaluate()
+        if self.num_timesteps >= self.next_checkpoint:
+            self.next_checkpoint += self.config.checkpoint_every_steps
+            self.checkpoint()
+        return not self.stop
+
+    def evaluate(self) -> Evaluation:
+        config = self.config
+        run = fly_scenario(LivePolicy(self.model, self.training_env), config.scenario, config.eval_episodes,
+                           EVAL_SEED_OFFSET + config.seed, config.mode, config.observation_mode, progress=False)
+        m = run.metrics
+        landed = m["is_success"]
+        result = Evaluation(self.num_timesteps, round(self.wall_time(), 2), float(landed.mean()),
+                            float(m["propellant_used"][landed].mean()) if landed.any() else float("nan"),
+                            float(m["miss_distance"][landed].mean()) if landed.any() else float("nan"))
+        for key in ("success_rate", "propellant_kg", "miss_distance_m"):
+            self.logger.record(f"eval/{key}", getattr(result, key))
+        counts = np.bincount(m["outcome"], minlength=len(OUTCOME_NAMES))
+        line = {key: (None if isinstance(v, float) and not np.isfinite(v) else v) for key, v in result.__dict__.items()}
+        line["outcomes"] = {OUTCOME_NAMES[k]: int(c) for k, c in enumerate(counts) if c}
+        with open(self.run_dir / "evaluations.jsonl", "a") as log:
+            log.write(json.dumps(line) + "\n")
+        if result.better_than(self.best):
+            self.best = result
+            save_policy(self.run_dir / "best", self.model, self.training_env, config,
+                        {"trained_steps": result.steps, "training_wall_time_s": result.wall_time_s,
+                         "eval_success_rate": result.success_rate})
+        if config.stop_at_success_rate is not None and result.success_rate >= config.stop_at_success_rate:
+            self.stop = True
+        if self.bar is not None:
+            self.bar.write(f"step {result.steps:>10,}  {result.wall_time_s:7.0f} s  landed {100 * result.success_rate:5.1f}%  "
+                           f"propellant {result.propellant_kg:6.1f} kg  miss {result.miss_distance_m:6.1f} m")
+        return result
+
+    def checkpoint(self) -> None:
+        state = {"num_timesteps": int(self.num_timesteps), "wall_time_s": self.wall_time(),
+                 "best": self.best.__dict__ if self.best else None, "next_eval": self.next_eval,
+                 "next_checkpoint": self.next_checkpoint, "config": self.config.to_dict()}
+        save_checkpoint(self.run_dir, self.model, self.training_env, state)
+
+    def _on_training_end(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+# ----------------------------------------------------------------------------- the run
+def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, progress: bool = True) -> Path:
+    """Train (or resume) a run; returns the run folder. Stops at total_timesteps or at
+    ``stop_at_success_rate``; the final and best model folders are written either way."""
+    run_dir = Path(run_dir)
+    torch.set_num_threads(config.torch_threads)
+    if resume:
+        model, env, state = load_checkpoint(run_dir, config)
+        if model.num_timesteps >= config.total_timesteps:
+            raise TrainingError(f"--resume: the checkpoint already has {model.num_timesteps} steps "
+                                f"(total_timesteps {config.total_timesteps}); raise --total-timesteps to go on")
+        model.tensorboard_log = str(run_dir / "tb")
+    else:
+        if (run_dir / CHECKPOINT).exists():
+            raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+        run_dir.mkdir(parents=True, exist_ok=True)
+        env = make_env(config)
+        model = make_model(config, env, run_dir / "tb")
+        state = {}
+    (run_dir / "config.yaml").write_text(config_to_yaml(config))
+    monitor = TrainingMonitor(config, run_dir, state, progress)
+    remaining = config.total_timesteps - model.num_timesteps
+    # With reset_num_timesteps=False SB3 counts on from the checkpoint, so the learning-rate
+    # schedule and the step count continue where they stopped.
+    model.learn(total_timesteps=remaining, callback=monitor, reset_num_timesteps=not resume,
+                tb_log_name="ppo", progress_bar=False)
+    if monitor.best is None or monitor.best.steps != model.num_timesteps:
+        monitor.evaluate()
+    monitor.checkpoint()
+    save_policy(run_dir / "final", model, env, config, {"trained_steps": int(model.num_timesteps),
+                                                        "training_wall_time_s": round(monitor.wall_time(), 2)})
+    return run_dir
