@@ -102,6 +102,18 @@ def build_parser() -> argparse.ArgumentParser:
     from lunar_env.benchmark.bench_command import add_bench_command
 
     add_bench_command(sub)
+
+    from training.cli import add_train_command
+
+    add_train_command(sub)
+
+    from agents.export.cli import add_export_command
+
+    add_export_command(sub)
+
+    from lunar_env.render.cli import add_render_command
+
+    add_render_command(sub)
     return parser
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
@@ -56,17 +57,19 @@ class SouthPoleVectorEnv(VectorEnv):
         copy: return copies of the observation buffer (set False to save a copy per step;
             the returned array is then overwritten by the next step).
         terrain_seed: seed of the terrain pool, fixed for the life of the env.
+        render_mode: None, "rgb_array" or "human" (see docs/rendering.md).
+        render_lander: index of the lander that ``render()`` draws.
 
     Seeding: ``reset(seed=s)`` gives lander i the episodes of stream (s, i), whatever n is.
     """
 
-    metadata = {"render_modes": [], "autoreset_mode": AutoresetMode.NEXT_STEP}
+    metadata = {"render_modes": ["human", "rgb_array"], "autoreset_mode": AutoresetMode.NEXT_STEP}
 
     def __init__(self, num_envs: int = 1, scenario="nominal", mode: str = "6dof", observation_mode: str = "sensors",
                  lander=None, autoreset_mode: str | AutoresetMode = "next_step", copy: bool = True,
-                 terrain_seed: int = 0, render_mode: str | None = None):
-        if render_mode is not None:
-            raise ValueError(f"render_mode {render_mode!r} is not supported by this environment")
+                 terrain_seed: int = 0, render_mode: str | None = None, render_lander: int = 0):
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         if isinstance(autoreset_mode, AutoresetMode):
             autoreset_mode = next(k for k, v in AUTORESET_MODES.items() if v == autoreset_mode)
         if autoreset_mode not in AUTORESET_MODES:
@@ -77,7 +80,12 @@ class SouthPoleVectorEnv(VectorEnv):
         self.autoreset_mode = AUTORESET_MODES[autoreset_mode]
         self.metadata = {**self.metadata, "autoreset_mode": self.autoreset_mode,
                          "render_fps": int(round(self.batch.scenario.control_rate_hz))}
-        self.render_mode = None
+        self.render_mode = render_mode
+        self._view = None
+        if render_mode is not None:
+            from lunar_env.render.renderer import LanderView  # pygame is imported only when rendering
+
+            self._view = LanderView(self.batch, render_lander, render_mode, fps=self.metadata["render_fps"])
         self.copy = copy
         self.single_observation_space = observation_space()
         self.single_action_space = action_space(self.batch.act_dim)
@@ -107,6 +115,8 @@ class SouthPoleVectorEnv(VectorEnv):
             self._needs_reset[:] = False
         else:
             self._needs_reset[mask] = False
+        if self._view is not None:
+            self._view.reset(mask)
         return self._out(obs), {}
 
     def step(self, actions):
@@ -131,10 +141,24 @@ class SouthPoleVectorEnv(VectorEnv):
                 infos["_final_obs"] = done.copy()
                 # Report this step's flags, then start the next episodes in place.
                 terminated, truncated = terminated.copy(), truncated.copy()
+                if self._view is not None:
+                    self._view.step()  # the rendered lander's final state, before it restarts
                 batch.reset(mask=done)
         else:
             infos = episode_infos(batch, done & (batch.state.steps > 0))
+        if self._view is not None:
+            self._view.step()
         return self._out(obs), rewards.astype(np.float64, copy=True), self._out(terminated), self._out(truncated), infos
 
+    def render(self):
+        """The frame of lander ``render_lander``, (H, W, 3) uint8, in "rgb_array" mode (one
+        frame, not one per lander); in "human" mode the window is refreshed and None returned."""
+        if self._view is None:
+            gym.logger.warn("render() needs a render mode: make the env with render_mode='rgb_array' or 'human'")
+            return None
+        return self._view.render()
+
     def close_extras(self, **kwargs):
-        pass
+        if self._view is not None:
+            self._view.close()
+            self._view = None

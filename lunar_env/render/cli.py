@@ -1,0 +1,89 @@
+"""``lunar render``: fly one episode with a policy and write it as a video.
+
+    lunar render --policy velocity_field --scenario nominal --mode 6dof --seed 3 --out landing.mp4
+    lunar render --policy zemzev --out landing.gif --size 720x480 --max-frames 120 --fps 12
+
+Everything heavy (numba kernels, pygame, imageio, the policy) is imported when the command
+runs, so ``lunar --help`` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import sys
+
+DEFAULT_SIZE_TEXT = "960x640"  # the renderer's DEFAULT_SIZE, spelled for argparse without importing it
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """'960x640' -> (960, 640); argparse reports anything else as a usage error."""
+    try:
+        width, height = (int(part) for part in text.lower().split("x"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"size must look like 960x640 (width x height in pixels), "
+                                         f"got {text!r}") from None
+    return width, height
+
+
+def add_render_command(subparsers) -> argparse.ArgumentParser:
+    """Add the ``render`` subcommand to the ``lunar`` parser's subparsers."""
+    p = subparsers.add_parser(
+        "render", help="fly one episode with a policy and write it as a video (.mp4 or .gif)",
+        description="Fly one episode with a policy and write it as an .mp4 or .gif: a shaded top-down map that "
+                    "zooms with altitude, a side profile and a HUD (docs/rendering.md). Needs the render extra: "
+                    'pip install "lunar-env[render]".')
+    p.add_argument("--policy", default="velocity_field",
+                   help="zemzev, velocity_field, or the path of a trained model (default: velocity_field)")
+    p.add_argument("--scenario", default="nominal", help="scenario name (lunar envs lists them)")
+    p.add_argument("--mode", default="6dof", choices=["6dof", "3dof"])
+    p.add_argument("--seed", type=int, default=0, help="episode seed")
+    p.add_argument("--out", default="episode.mp4", help="output file, .mp4 or .gif (default: episode.mp4)")
+    p.add_argument("--fps", type=float, default=None, help="video frame rate (default: the control rate, real time)")
+    p.add_argument("--size", type=parse_size, default=parse_size(DEFAULT_SIZE_TEXT), metavar="WxH",
+                   help=f"frame size in pixels (default: {DEFAULT_SIZE_TEXT})")
+    p.add_argument("--max-frames", type=int, default=None,
+                   help="draw at most this many frames, spread over the episode (default: every step; 150 for a GIF)")
+    p.add_argument("--lander-index", type=int, default=0,
+                   help="fly the episode lander i of a batch seeded with --seed flies (default: 0)")
+    p.add_argument("--terrain-seed", type=int, default=0, help="seed of the scenario's terrain pool")
+    p.set_defaults(func=cmd_render)
+    return p
+
+
+def resolve_policy(spec: str, batch):
+    """The Policy a ``--policy`` spec names, built for ``batch``.
+
+    Uses ``agents.registry.load_policy`` where it is installed; without it only the
+    velocity-field controller is available.
+    """
+    if importlib.util.find_spec("agents.registry") is not None:
+        from agents.registry import load_policy
+
+        return load_policy(spec, batch)
+    if spec == "velocity_field":
+        from agents.velocity_field import VelocityFieldController
+
+        return VelocityFieldController(batch.scenario.lander, mode=batch.mode)
+    raise ValueError(f"policy {spec!r} needs agents.registry, which this installation lacks; "
+                     "use --policy velocity_field")
+
+
+def cmd_render(args: argparse.Namespace) -> int:
+    from lunar_env.render import RenderDependencyError
+    from lunar_env.render.episode import render_episode
+
+    try:
+        result = render_episode(lambda batch: resolve_policy(args.policy, batch), scenario=args.scenario,
+                                mode=args.mode, seed=args.seed, out_path=args.out, max_frames=args.max_frames,
+                                fps=args.fps, lander_index=args.lander_index, size=args.size,
+                                terrain_seed=args.terrain_seed)
+    except RenderDependencyError as error:
+        print(f"lunar render: error: {error}", file=sys.stderr)
+        return 2
+    m = result.metrics
+    print(f"{result.outcome} after {result.steps} steps ({m['episode_time']:.1f} s), "
+          f"miss {m['miss_distance']:.1f} m, touchdown {m['touchdown_vertical_speed']:.2f} m/s vertical")
+    print(f"wrote {result.path}: {result.frames} frames at {result.fps:g} fps; drew {result.drawn} frames "
+          f"in {result.render_s:.1f} s ({result.render_fps:.0f} frames/s)")
+    return 0
