@@ -55,23 +55,50 @@ def cmd_throughput(args: argparse.Namespace) -> int:
 
 
 # ----------------------------------------------------------------------------- lunar demo
-def cmd_demo(args: argparse.Namespace) -> int:
-    from lunar_env.benchmark.flight import fly_batch, summary_table
-    from agents.velocity_field import VelocityFieldController
-    from lunar_env.simulator import LanderBatch
+SHIPPED_MODELS = {"3dof": "ppo_southpole_3dof", "6dof": "ppo_southpole_6dof"}
 
-    batch = LanderBatch(args.scenario, args.episodes, mode=args.mode)
-    policy = VelocityFieldController(batch.scenario.lander, mode=args.mode)
-    print(f"flying {args.episodes} landers, scenario '{batch.scenario.name}', lander '{batch.scenario.lander.name}', "
-          f"{args.mode}, policy: velocity-field controller (agents/velocity_field.py)")
-    start = time.perf_counter()
-    result = fly_batch(batch, policy, seed=args.seed)
-    elapsed = time.perf_counter() - start
-    print(summary_table(result, title=f"{batch.scenario.name} / {args.mode} / seed {args.seed}"))
-    print(f"\n{args.episodes} episodes in {elapsed:.1f} s")
-    if args.json:
-        _write_text_atomic(Path(args.json), json.dumps(result.summary(), indent=2))
-        print(f"wrote {args.json}")
+
+def shipped_model(mode: str) -> Path | None:
+    """The shipped policy folder of a mode (models/ beside the package), if present."""
+    folder = Path(__file__).resolve().parents[1] / "models" / SHIPPED_MODELS[mode]
+    return folder if (folder / "metadata.json").is_file() else None
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from lunar_env.benchmark.bench_command import run_bench
+    from lunar_env.benchmark.report import markdown_table, terminal_table, write_atomic
+
+    policy = args.policy
+    if policy is None:
+        folder = shipped_model(args.mode)
+        if folder is None:
+            print(f"no shipped {args.mode} policy found in models/; flying ZEM/ZEV guidance instead")
+            policy = "zemzev"
+        else:
+            policy = str(folder)
+    print(f"lunar demo: policy {policy}, scenario {args.scenario}, {args.mode}, {args.episodes} episodes, seed {args.seed}")
+    report, _ = run_bench(policy, (args.scenario,), args.episodes, args.seed, args.mode,
+                          optimum_samples=args.optimum_samples, suite_label="demo")
+    print()
+    print(terminal_table(report))
+    print(f"\n(mean / 95th percentile over touchdowns; {report['timing']['wall_time_s']:.1f} s)")
+    out = Path(args.out)
+    write_atomic(out / "bench.json", json.dumps(report, indent=2) + "\n")
+    write_atomic(out / "bench.md", markdown_table(report))
+    print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
+    if args.no_video:
+        return 0
+    try:
+        from agents.registry import load_policy
+        from lunar_env.render.episode import render_episode
+
+        video = out / f"landing.{args.video_format}"
+        rendered = render_episode(lambda batch: load_policy(policy, batch), scenario=args.scenario, mode=args.mode,
+                                  seed=args.seed, out_path=video, max_frames=args.max_frames)
+    except ImportError as err:
+        print(f"no video: {err}")
+        return 0
+    print(f"wrote {rendered.path}: one episode, {rendered.outcome}, {rendered.frames} frames")
     return 0
 
 
@@ -91,12 +118,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--markdown", help="write the table as Markdown to this path")
     p.set_defaults(func=cmd_throughput)
 
-    p = sub.add_parser("demo", help="fly a batch of south-pole landings and print the summary table")
+    p = sub.add_parser("demo", help="the main job: the shipped policy lands a batch at the south pole, "
+                       "prints its benchmark table and writes a video of one landing")
+    p.add_argument("--policy", help="policy to fly (default: the shipped PPO model of --mode)")
     p.add_argument("--scenario", default="nominal")
     p.add_argument("--mode", default="3dof", choices=["6dof", "3dof"])
     p.add_argument("--episodes", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--json", help="write the summary as JSON to this path")
+    p.add_argument("--optimum-samples", type=int, default=20,
+                   help="episodes whose convex fuel optimum is solved for the propellant ratio (0 = skip)")
+    p.add_argument("--out", default="demo_output", help="folder for the report and the video")
+    p.add_argument("--video-format", default="mp4", choices=["mp4", "gif"])
+    p.add_argument("--max-frames", type=int, default=400, help="frames in the video (spread over the episode)")
+    p.add_argument("--no-video", action="store_true")
     p.set_defaults(func=cmd_demo)
 
     from lunar_env.benchmark.bench_command import add_bench_command

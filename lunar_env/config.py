@@ -1,5 +1,7 @@
 """Immutable, validated configuration: landers, sensors, rewards, initial states and scenarios.
 
+Faults (:class:`lunar_env.faults.FaultSpec`) live beside their kernels in lunar_env/faults.py.
+
 Every field carries its unit in its name. Construction validates each value and raises a
 ValueError that names the class, the field, the allowed range and the value given, so a
 mistyped config fails at once instead of producing a strange landing.
@@ -9,9 +11,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from lunar_env.faults import FaultSpec
 
 INF = math.inf
 
@@ -189,24 +194,158 @@ MAX_LEGS = 8
 """Largest number of landing legs a lander may have."""
 
 
+# --- sensor defaults with their sources (REFERENCE.md, Sensors table) ----------------------
+LN200_GYRO_BIAS_DEG_PER_H = 1.0  # turn-on bias, LN-200 class (public IMU error-model tables)
+LN200_GYRO_IN_RUN_DEG_PER_H = 0.35  # in-run bias instability, same source
+LN200_GYRO_ARW_DEG_PER_SQRT_H = 0.07  # angle random walk, same source
+LN200_ACCEL_BIAS_UG = 200.0  # turn-on bias, micro-g, same source
+LN200_ACCEL_IN_RUN_UG = 50.0  # in-run bias instability, micro-g, same source
+LN200_ACCEL_VRW_MPS_PER_SQRT_H = 0.03  # velocity random walk, same source
+NDL_RANGE_NOISE_M = 1.0  # Navigation Doppler Lidar range "within ~1 m" (NASA Langley): laser ranging class
+NDL_VELOCITY_NOISE_MPS = 0.03  # NDL velocity "within a few cm/s" (NASA Langley), per beam
+NDL_BEAM_OFF_NADIR_DEG = 22.5  # (est.) three beams spread around nadir, as NDL's optical head does
+TRN_FIX_NOISE_M = 12.5  # per axis: a 3-D error of 20 +- 8 m, lidar TRN's 20 +- 10 m (Johnson and Ivanov 2010)
+TRN_RATE_HZ = 1.0  # vision TRN at 1 Hz (Firefly, Blue Ghost M1)
+STAR_TRACKER_NOISE_ARCSEC = (5.0, 5.0, 40.0)  # (est.) arcsecond class, worse about the boresight (body z) (vendor data)
+
+MAX_ALTIMETER_BEAMS = 4
+MAX_VELOCIMETER_BEAMS = 4
+
+
+def _ndl_beams() -> tuple[tuple[float, float, float], ...]:
+    """Three body-fixed beams NDL_BEAM_OFF_NADIR_DEG off the body -z axis, 120 deg apart."""
+    c = math.radians(NDL_BEAM_OFF_NADIR_DEG)
+    return tuple((math.sin(c) * math.cos(a), math.sin(c) * math.sin(a), -math.cos(c))
+                 for a in (math.radians(90.0 + 120.0 * k) for k in range(3)))
+
+
+def check_beams(owner: str, name: str, value: Any, low: int, high: int) -> tuple[tuple[float, float, float], ...]:
+    """Validate ``low`` to ``high`` unit vectors (norm 1 within 1%); return them normalised."""
+    try:
+        beams = tuple(value)
+    except TypeError:
+        raise ValueError(f"{owner}.{name} must be a sequence of 3-vectors, got {value!r}") from None
+    if not low <= len(beams) <= high:
+        raise ValueError(f"{owner}.{name} must hold {low} to {high} beams, got {len(beams)}")
+    result = []
+    for k, beam in enumerate(beams):
+        v = np.array(check_vector(owner, f"{name}[{k}]", beam))
+        norm = float(np.linalg.norm(v))
+        if not 0.99 < norm < 1.01:
+            raise ValueError(f"{owner}.{name}[{k}] must be a unit vector (norm 1 within 1%), got norm {norm:.4g}")
+        result.append(tuple(float(c) for c in v / norm))
+    return tuple(result)
+
+
 @dataclass(frozen=True)
 class SensorSpec:
-    """White-noise navigation errors (1-sigma) on what the lander observes.
+    """The lander's sensors and its navigation filter (models: lunar_env/sensors.py and
+    lunar_env/navigation.py; every field is described in docs/sensors.md).
 
-    Defaults (est.) follow the sensor classes in the reference: a Navigation Doppler Lidar
-    measures velocity within a few cm/s and range within about a metre (NASA Langley); a star
-    tracker is arcsecond class; terrain-relative navigation fixes position to metres.
+    Rates are in Hz; a sensor samples every ``round(control_rate / rate)`` control steps (at
+    least one), and a rate of 0 switches it off. Errors are 1-sigma per axis unless stated.
+    Beams are unit vectors in the body frame (+z along the thrust axis, so (0, 0, -1) looks
+    straight down when upright). Sources: REFERENCE.md, Sensors table; (est.) marks estimates.
+
+    Attributes (IMU, integrated at the control rate):
+        gyro_bias_deg_per_h: turn-on bias, drawn per episode.
+        gyro_bias_instability_deg_per_h: in-run bias, a random walk whose spread reaches this
+            after one hour.
+        gyro_angle_random_walk_deg_per_sqrt_h: white rate noise.
+        accel_bias_ug, accel_bias_instability_ug: as for the gyro, in micro-g.
+        accel_velocity_random_walk_mps_per_sqrt_h: white acceleration noise.
+    Star tracker:
+        star_tracker_rate_hz; star_tracker_noise_arcsec: about body x, y, z.
+    Laser altimeter:
+        altimeter_rate_hz (est., 2 Hz: every beam costs one terrain ray cast per sample);
+        altimeter_beams: 1 to 4 beams, the first is the main beam of the observation;
+        altimeter_max_range_m (est.); altimeter_noise_m: range noise;
+        altimeter_dropout_probability (est.): chance a beam's sample is lost.
+    Doppler lidar velocimeter:
+        velocimeter_rate_hz (est.); velocimeter_beams: 3 or 4 non-coplanar beams;
+        velocimeter_max_range_m (est.); velocity_noise_mps: noise of each beam's velocity.
+    Terrain-relative navigation (TRN):
+        trn_rate_hz; position_noise_m: per-axis error of one position fix;
+        trn_altitude_m: (min, max) altitude at which fixes work (est.);
+        trn_denied: no fix ever (terrain below in shadow); position_fix_recent_s: how long an
+        accepted fix keeps the ``position_fix_valid`` observation at 1.
+    Navigation hand-over (the estimate at the start of the episode, est.):
+        initial_position_error_m, initial_velocity_error_mps, initial_attitude_error_deg.
+    Navigation filter (constant gains, each the fraction of an innovation taken):
+        star_tracker_gain, velocimeter_gain, position_fix_gain, altimeter_gain;
+        altimeter_gate_m: altimeter samples whose altitude differs from the estimate by more
+        are rejected; altimeter_reacquire_samples: after this many rejections in a row the
+        estimate is reset to the altimeter (0: never, as Hakuto-R's filter did).
     """
 
-    position_noise_m: float = 2.0
-    velocity_noise_mps: float = 0.05
-    attitude_noise_deg: float = 0.01
-    angular_rate_noise_dps: float = 0.005
-    altimeter_noise_m: float = 0.5
+    gyro_bias_deg_per_h: float = LN200_GYRO_BIAS_DEG_PER_H
+    gyro_bias_instability_deg_per_h: float = LN200_GYRO_IN_RUN_DEG_PER_H
+    gyro_angle_random_walk_deg_per_sqrt_h: float = LN200_GYRO_ARW_DEG_PER_SQRT_H
+    accel_bias_ug: float = LN200_ACCEL_BIAS_UG
+    accel_bias_instability_ug: float = LN200_ACCEL_IN_RUN_UG
+    accel_velocity_random_walk_mps_per_sqrt_h: float = LN200_ACCEL_VRW_MPS_PER_SQRT_H
+    star_tracker_rate_hz: float = 5.0
+    star_tracker_noise_arcsec: tuple[float, float, float] = STAR_TRACKER_NOISE_ARCSEC
+    altimeter_rate_hz: float = 2.0
+    altimeter_beams: tuple[tuple[float, float, float], ...] = ((0.0, 0.0, -1.0),)
+    altimeter_max_range_m: float = 8000.0
+    altimeter_noise_m: float = NDL_RANGE_NOISE_M
+    altimeter_dropout_probability: float = 0.02
+    velocimeter_rate_hz: float = 5.0
+    velocimeter_beams: tuple[tuple[float, float, float], ...] = field(default_factory=_ndl_beams)
+    velocimeter_max_range_m: float = 5000.0
+    velocity_noise_mps: float = NDL_VELOCITY_NOISE_MPS
+    trn_rate_hz: float = TRN_RATE_HZ
+    position_noise_m: float = TRN_FIX_NOISE_M
+    trn_altitude_m: tuple[float, float] = (50.0, 20_000.0)
+    trn_denied: bool = False
+    position_fix_recent_s: float = 3.0
+    initial_position_error_m: float = 50.0
+    initial_velocity_error_mps: float = 0.3
+    initial_attitude_error_deg: float = 0.05
+    star_tracker_gain: float = 0.5
+    velocimeter_gain: float = 0.5
+    position_fix_gain: float = 0.3
+    altimeter_gain: float = 0.5
+    altimeter_gate_m: float = 100.0
+    altimeter_reacquire_samples: int = 10
 
     def __post_init__(self) -> None:
-        for name in ("position_noise_m", "velocity_noise_mps", "attitude_noise_deg", "angular_rate_noise_dps", "altimeter_noise_m"):
-            check_range("SensorSpec", name, getattr(self, name), 0.0, 1e4)
+        owner = "SensorSpec"
+        for name in ("gyro_bias_deg_per_h", "gyro_bias_instability_deg_per_h", "gyro_angle_random_walk_deg_per_sqrt_h"):
+            check_range(owner, name, getattr(self, name), 0.0, 1e5)
+        for name in ("accel_bias_ug", "accel_bias_instability_ug"):
+            check_range(owner, name, getattr(self, name), 0.0, 1e6)
+        check_range(owner, "accel_velocity_random_walk_mps_per_sqrt_h", self.accel_velocity_random_walk_mps_per_sqrt_h, 0.0, 1e3)
+        for name in ("star_tracker_rate_hz", "altimeter_rate_hz", "velocimeter_rate_hz", "trn_rate_hz"):
+            check_range(owner, name, getattr(self, name), 0.0, 1000.0)
+        noise = check_vector(owner, "star_tracker_noise_arcsec", self.star_tracker_noise_arcsec)
+        if min(noise) < 0.0:
+            raise ValueError(f"{owner}.star_tracker_noise_arcsec must be non-negative, got {self.star_tracker_noise_arcsec!r}")
+        object.__setattr__(self, "star_tracker_noise_arcsec", noise)
+        object.__setattr__(self, "altimeter_beams", check_beams(owner, "altimeter_beams", self.altimeter_beams, 1, MAX_ALTIMETER_BEAMS))
+        beams = check_beams(owner, "velocimeter_beams", self.velocimeter_beams, 3, MAX_VELOCIMETER_BEAMS)
+        if np.linalg.matrix_rank(np.array(beams), tol=1e-3) < 3:
+            raise ValueError(f"{owner}.velocimeter_beams must span 3-D space (three non-coplanar beams), got {beams!r}")
+        object.__setattr__(self, "velocimeter_beams", beams)
+        for name in ("altimeter_max_range_m", "velocimeter_max_range_m"):
+            check_range(owner, name, getattr(self, name), 0.0, 1e6, low_open=True)
+        for name in ("altimeter_noise_m", "position_noise_m", "initial_position_error_m"):
+            check_range(owner, name, getattr(self, name), 0.0, 1e4)
+        for name in ("velocity_noise_mps", "initial_velocity_error_mps"):
+            check_range(owner, name, getattr(self, name), 0.0, 1e3)
+        check_range(owner, "initial_attitude_error_deg", self.initial_attitude_error_deg, 0.0, 90.0)
+        check_range(owner, "altimeter_dropout_probability", self.altimeter_dropout_probability, 0.0, 1.0)
+        object.__setattr__(self, "trn_altitude_m", check_interval(owner, "trn_altitude_m", self.trn_altitude_m, 0.0, 1e6))
+        if not isinstance(self.trn_denied, (bool, np.bool_)):
+            raise ValueError(f"{owner}.trn_denied must be True or False, got {self.trn_denied!r}")
+        check_range(owner, "position_fix_recent_s", self.position_fix_recent_s, 0.0, 1e5)
+        for name in ("star_tracker_gain", "velocimeter_gain", "position_fix_gain", "altimeter_gain"):
+            check_range(owner, name, getattr(self, name), 0.0, 1.0, low_open=True)
+        check_range(owner, "altimeter_gate_m", self.altimeter_gate_m, 0.0, 1e7, low_open=True)
+        samples = self.altimeter_reacquire_samples
+        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 0 <= samples <= 10**6:
+            raise ValueError(f"{owner}.altimeter_reacquire_samples must be an integer in [0, 1e+06], got {samples!r}")
 
 
 @dataclass(frozen=True)
@@ -219,6 +358,8 @@ class RewardSpec:
     velocity_scale_mps: float = 10.0
     velocity_field_time_constant_s: float = 20.0
     velocity_field_max_speed_mps: float = 60.0
+    velocity_field_brake_accel_mps2: float = 0.4
+    velocity_tracking_weight_per_s: float = 0.0
     final_descent_speed_mps: float = 1.0
     propellant_weight: float = 10.0
     attitude_limit_deg: float = 30.0
@@ -234,7 +375,9 @@ class RewardSpec:
         for name in ("distance_weight", "velocity_weight", "propellant_weight", "attitude_penalty_per_rad_s",
                      "glide_slope_penalty_per_m_s", "success_bonus", "crash_penalty", "crash_penalty_per_mps"):
             check_range(owner, name, getattr(self, name), 0.0, 1e6)
-        for name in ("distance_scale_m", "velocity_scale_mps", "velocity_field_time_constant_s", "velocity_field_max_speed_mps"):
+        check_range(owner, "velocity_tracking_weight_per_s", self.velocity_tracking_weight_per_s, 0.0, 1e6)
+        for name in ("distance_scale_m", "velocity_scale_mps", "velocity_field_time_constant_s", "velocity_field_max_speed_mps",
+                     "velocity_field_brake_accel_mps2"):
             check_range(owner, name, getattr(self, name), 0.0, 1e6, low_open=True)
         check_range(owner, "final_descent_speed_mps", self.final_descent_speed_mps, 0.0, 100.0)
         check_range(owner, "attitude_limit_deg", self.attitude_limit_deg, 0.0, 180.0)
@@ -275,6 +418,12 @@ class InitialStateSpec:
         object.__setattr__(self, "propellant_fraction", check_interval(owner, "propellant_fraction", self.propellant_fraction, 0.0, 1.0))
 
 
+def _no_faults() -> FaultSpec:
+    from lunar_env.faults import NO_FAULTS  # lazily: faults imports this module's checks
+
+    return NO_FAULTS
+
+
 @dataclass(frozen=True)
 class Scenario:
     """Everything that defines a family of landing episodes.
@@ -282,7 +431,9 @@ class Scenario:
     ``terrain`` is a :class:`~lunar_env.terrain.TerrainTile` list provider: ``None`` means
     flat ground. Control runs at ``control_rate_hz``; physics integrates ``physics_substeps``
     times per control step (10 Hz control and 40 Hz physics by default: landing guidance
-    typically runs at 5-10 Hz, Gaudet et al. used 5 Hz).
+    typically runs at 5-10 Hz, Gaudet et al. used 5 Hz). ``sensors`` describes what the lander
+    measures and how it navigates; ``faults`` (a :class:`lunar_env.faults.FaultSpec`, none by
+    default) what may go wrong.
     """
 
     name: str
@@ -290,6 +441,7 @@ class Scenario:
     description: str = ""
     initial: InitialStateSpec = field(default_factory=InitialStateSpec)
     sensors: SensorSpec = field(default_factory=SensorSpec)
+    faults: FaultSpec = field(default_factory=_no_faults)
     reward: RewardSpec = field(default_factory=RewardSpec)
     terrain: Any = None
     control_rate_hz: float = 10.0
@@ -303,7 +455,10 @@ class Scenario:
         owner = "Scenario"
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"Scenario.name must be a non-empty string, got {self.name!r}")
-        for name, cls in (("lander", LanderSpec), ("initial", InitialStateSpec), ("sensors", SensorSpec), ("reward", RewardSpec)):
+        from lunar_env.faults import FaultSpec  # lazily: faults imports this module's checks
+
+        for name, cls in (("lander", LanderSpec), ("initial", InitialStateSpec), ("sensors", SensorSpec),
+                          ("faults", FaultSpec), ("reward", RewardSpec)):
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"Scenario.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         check_range(owner, "control_rate_hz", self.control_rate_hz, 0.1, 1000.0)

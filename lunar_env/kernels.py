@@ -1,5 +1,9 @@
 """The two compiled batch kernels: reset some landers, and step all of them one control step.
 
+One step: actions -> engine commands -> substeps of propulsion and rigid-body motion -> contact
+and touchdown -> end-of-step checks -> reward -> fault onsets -> sensors and navigation (or the
+true state) -> observation.
+
 Each is one call over the whole batch with ``prange`` over landers; all state lives in the
 preallocated arrays of :class:`~lunar_env.physics.state.BatchState` (``x``, ``flags``,
 ``rng``), so a step allocates nothing. A lander's computation reads only its own rows and
@@ -10,6 +14,8 @@ of threads.
 import numpy as np
 from numba import njit, prange
 
+from lunar_env.faults import draw_faults, start_faults
+from lunar_env.navigation import propagate_imu, reset_navigation
 from lunar_env.physics import outcomes
 from lunar_env.physics.dynamics import propagate_substep
 from lunar_env.physics.params import MODE_6DOF
@@ -55,7 +61,7 @@ from lunar_env.physics.touchdown import (
     record_airborne_end,
 )
 from lunar_env.reward import potential, step_reward
-from lunar_env.sensors import write_observation
+from lunar_env.sensors import sample_sensors, true_altitude, write_navigation_observation, write_true_observation
 
 
 @njit(cache=True)
@@ -116,8 +122,12 @@ def _sample_initial_state(x, flags, rng, lander, sim, init, sites, i):
 
 
 @njit(cache=True)
-def reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, reward, terrain, sites, obs, i):
-    """Start lander i's next episode; its random stream is keyed by (seed, global index, episode count)."""
+def reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs, i):
+    """Start lander i's next episode; its random stream is keyed by (seed, global index, episode count).
+
+    Draw order: initial state, faults, then (sensors mode) the navigation hand-over and the
+    first sensor samples, so the physics of an episode is the same in both observation modes.
+    """
     rng[i, RNG_KEY] = stream_key(seed, index_offset + i, flags[i, EPISODE])
     rng[i, RNG_COUNTER] = np.uint64(0)
     flags[i, EPISODE] += 1
@@ -127,16 +137,25 @@ def reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, rew
     flags[i, OUTCOME] = outcomes.IN_FLIGHT
     for column in TOUCHDOWN_COLUMNS:
         x[i, column] = 0.0
+    draw_faults(x, flags, rng, lander, faults, i)
+    altitude = true_altitude(x, flags, terrain, i)
     x[i, POTENTIAL] = potential(x, lander, reward, i)
-    write_observation(obs, x, flags, rng, lander, sensors, terrain, i, not sim.truth_observations)
+    if sim.truth_observations:
+        start_faults(x, flags, lander, faults, i, altitude)
+        write_true_observation(obs, x, flags, lander, sensors, terrain, i, altitude)
+    else:
+        gx, gy, gz = reset_navigation(x, flags, rng, sensors, i, altitude, sim.control_dt)
+        start_faults(x, flags, lander, faults, i, altitude)
+        sample_sensors(x, flags, rng, sensors, terrain, i, altitude)
+        write_navigation_observation(obs, x, flags, lander, sensors, i, gx, gy, gz)
 
 
 @njit(cache=True, parallel=True)
-def reset_kernel(mask, seed, index_offset, x, flags, rng, lander, sim, init, sensors, reward, terrain, sites, obs):
+def reset_kernel(mask, seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs):
     """Start a new episode for every lander i with mask[i] and write its first observation."""
     for i in prange(mask.shape[0]):
         if mask[i]:
-            reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, reward, terrain, sites, obs, i)
+            reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs, i)
 
 
 @njit(cache=True, inline="always")
@@ -195,7 +214,7 @@ def _end_of_step_checks(x, flags, lander, sim, terrain, i):
 
 
 @njit(cache=True)
-def step_one(actions, x, flags, rng, lander, sim, sensors, reward, terrain, obs, rewards, terminated, truncated, i):
+def step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terrain, obs, rewards, terminated, truncated, i):
     """Advance lander i by one control step; a lander whose episode ended is left as it is."""
     if flags[i, OUTCOME] != outcomes.IN_FLIGHT:
         rewards[i] = 0.0
@@ -204,6 +223,8 @@ def step_one(actions, x, flags, rng, lander, sim, sensors, reward, terrain, obs,
     dt = sim.control_dt / sim.substeps
     apply_action(actions, x, lander, sim, i)
     mass_before = x[i, MASS]
+    # Kept for the IMU: what the step changed is what the accelerometer integrates.
+    vx0, vy0, vz0, pz0, t0 = x[i, VX], x[i, VY], x[i, VZ], x[i, PZ], x[i, TIME]
     check_contact = contact_possible(x, flags, lander, terrain, i, sim.gravity, sim.control_dt)
     for _ in range(sim.substeps):
         propagate_substep(x, lander, i, sim.gravity, dt, sim.throttle_blend, six_dof)
@@ -214,14 +235,23 @@ def step_one(actions, x, flags, rng, lander, sim, sensors, reward, terrain, obs,
     if flags[i, OUTCOME] == outcomes.IN_FLIGHT:
         flags[i, OUTCOME] = _end_of_step_checks(x, flags, lander, sim, terrain, i)
     rewards[i] = step_reward(x, flags, lander, reward, i, mass_before - x[i, MASS], sim.control_dt)
-    write_observation(obs, x, flags, rng, lander, sensors, terrain, i, not sim.truth_observations)
+    altitude = true_altitude(x, flags, terrain, i)
+    start_faults(x, flags, lander, faults, i, altitude)
+    if sim.truth_observations:
+        write_true_observation(obs, x, flags, lander, sensors, terrain, i, altitude)
+    else:
+        elapsed = x[i, TIME] - t0
+        gx, gy, gz = propagate_imu(x, rng, sensors, i, x[i, VX] - vx0, x[i, VY] - vy0,
+                                   x[i, VZ] - vz0 + sim.gravity * elapsed, x[i, PZ] - pz0, elapsed)
+        sample_sensors(x, flags, rng, sensors, terrain, i, altitude)
+        write_navigation_observation(obs, x, flags, lander, sensors, i, gx, gy, gz)
     outcome = flags[i, OUTCOME]
     terminated[i] = outcome != outcomes.IN_FLIGHT and outcome != outcomes.TIME_LIMIT
     truncated[i] = outcome == outcomes.TIME_LIMIT
 
 
 @njit(cache=True, parallel=True)
-def step_kernel(actions, x, flags, rng, lander, sim, sensors, reward, terrain, obs, rewards, terminated, truncated):
+def step_kernel(actions, x, flags, rng, lander, sim, sensors, faults, reward, terrain, obs, rewards, terminated, truncated):
     """Advance every lander still in flight by one control step."""
     for i in prange(actions.shape[0]):
-        step_one(actions, x, flags, rng, lander, sim, sensors, reward, terrain, obs, rewards, terminated, truncated, i)
+        step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terrain, obs, rewards, terminated, truncated, i)

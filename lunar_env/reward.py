@@ -5,8 +5,10 @@ r_td = (0, 0, touchdown height) the centre of mass of a lander standing on the t
 
     shaping     = Phi(s') - Phi(s)
     Phi(s)      = -w_d |r - r_td| / d_scale - w_v |v - v_ref(r)| / v_scale
-    v_ref(r)    = -(r - r_td) / tau, shortened to at most v_max, with its vertical part
-                  at most -v_final (always sinking at least v_final)
+    v_ref(r)    = -(r - r_td)/|r - r_td| * min(|r - r_td| / tau, sqrt(2 a_brake |r - r_td|), v_max),
+                  with its vertical part at most -v_final (always sinking at least v_final);
+                  the square-root term keeps the field one the lander can brake along
+    tracking    = -w_track * |v - v_ref(r)| / v_scale * dt       (a dense per-step signal)
     propellant  = -w_p * (propellant burned this step) / (full propellant load)
     attitude    = -w_a * max(0, tilt - tilt_limit) * dt                 (tilt in rad)
     glide slope = -w_gs * max(0, tan(gamma) * |r_horizontal| - (r_z - r_td_z)) * dt
@@ -30,26 +32,30 @@ from lunar_env.physics.state import OUTCOME, POTENTIAL, PX, PY, PZ, QW, QX, QY, 
 
 
 @njit(cache=True, inline="always")
-def potential(x, lander, reward, i):
-    """Shaping potential Phi of lander i's current state (dimensionless, <= 0)."""
+def field_error(x, lander, reward, i):
+    """(distance to the touchdown point (m), |v - v_ref| (m/s)) of lander i."""
     rx = x[i, PX]
     ry = x[i, PY]
     rz = x[i, PZ] - lander.touchdown_height
     distance = np.sqrt(rx * rx + ry * ry + rz * rz)
-    fx = -rx / reward.field_time_constant
-    fy = -ry / reward.field_time_constant
-    fz = -rz / reward.field_time_constant
-    speed = np.sqrt(fx * fx + fy * fy + fz * fz)
-    if speed > reward.field_max_speed:
-        shrink = reward.field_max_speed / speed
-        fx *= shrink
-        fy *= shrink
-        fz *= shrink
-    fz = min(fz, -reward.final_descent_speed)
+    # Reference speed toward the target: proportional to distance, but never more than the
+    # lander can still brake from at the field's braking acceleration, nor more than v_max.
+    speed = min(distance / reward.field_time_constant, np.sqrt(2.0 * reward.field_brake_accel * distance),
+                reward.field_max_speed)
+    scale = speed / max(distance, 1e-9)
+    fx = -rx * scale
+    fy = -ry * scale
+    fz = min(-rz * scale, -reward.final_descent_speed)
     ex = x[i, VX] - fx
     ey = x[i, VY] - fy
     ez = x[i, VZ] - fz
-    error = np.sqrt(ex * ex + ey * ey + ez * ez)
+    return distance, np.sqrt(ex * ex + ey * ey + ez * ez)
+
+
+@njit(cache=True, inline="always")
+def potential(x, lander, reward, i):
+    """Shaping potential Phi of lander i's current state (dimensionless, <= 0)."""
+    distance, error = field_error(x, lander, reward, i)
     return -reward.distance_weight * distance / reward.distance_scale - reward.velocity_weight * error / reward.velocity_scale
 
 
@@ -59,6 +65,8 @@ def step_reward(x, flags, lander, reward, i, propellant_burned, dt):
     phi = potential(x, lander, reward, i)
     r = phi - x[i, POTENTIAL]
     x[i, POTENTIAL] = phi
+    if reward.tracking_weight > 0.0:
+        r -= reward.tracking_weight * field_error(x, lander, reward, i)[1] / reward.velocity_scale * dt
     if lander.propellant_capacity > 0.0:
         r -= reward.propellant_weight * propellant_burned / lander.propellant_capacity
     tilt = tilt_angle(x[i, QW], x[i, QX], x[i, QY], x[i, QZ])

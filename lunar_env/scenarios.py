@@ -3,6 +3,10 @@
 ``gymnasium.make("lunar_env/SouthPole-v0", scenario="nominal")`` selects one by name;
 ``lunar envs`` lists them. A :class:`~lunar_env.config.Scenario` object can be passed instead
 of a name, and ``lander="apollo_lm"`` swaps the lander of a named scenario.
+
+``FAULT_SCENARIOS`` are the nominal approach with one sensor failure or fault from a real
+landing (IM-1, Hakuto-R, Resilience, SLIM, Vikram) or a denied navigation; docs/sensors.md
+tells their stories.
 """
 
 from __future__ import annotations
@@ -10,7 +14,8 @@ from __future__ import annotations
 import dataclasses
 from typing import Callable
 
-from lunar_env.config import InitialStateSpec, LanderSpec, Scenario
+from lunar_env.config import InitialStateSpec, LanderSpec, Scenario, SensorSpec
+from lunar_env.faults import FaultOnset, FaultSpec
 from lunar_env.landers import APOLLO_LM_LIKE, DEFAULT_LANDER, get_lander
 
 
@@ -42,11 +47,98 @@ def _hover_start() -> Scenario:
     )
 
 
+# --- sensor failures and faults from real landings (lunar_env/faults.py, docs/sensors.md) ------------
+def _with_faults(name: str, description: str, faults: FaultSpec, sensors: SensorSpec | None = None) -> Scenario:
+    """The nominal approach with faults (and optionally other sensors)."""
+    return dataclasses.replace(_nominal(), name=name, description=description, faults=faults,
+                               sensors=sensors if sensors is not None else SensorSpec())
+
+
+ALWAYS = 1.0  # probability of a fault that every episode of its scenario has
+FROM_THE_START = FaultOnset(ALWAYS, "time", (0.0, 0.0))
+
+
+def _altimeter_dead() -> Scenario:
+    return _with_faults(
+        "altimeter_dead",
+        "IM-1 Odysseus: the laser altimeter never returns (a safety switch left on); the altitude "
+        "estimate is the hand-over altitude dead-reckoned down.",
+        FaultSpec(altimeter_dead=FROM_THE_START),
+    )
+
+
+def _altimeter_rim_jump() -> Scenario:
+    return _with_faults(
+        "altimeter_rim_jump",
+        "Hakuto-R M1: 10-30 s in, a crater rim opens a 3 km gap between the altitude estimate and the "
+        "altimeter; the 100 m innovation gate rejects every later sample, as the flight software did. "
+        "Raise SensorSpec.altimeter_gate_m above 3 km or set altimeter_reacquire_samples > 0 to accept it.",
+        FaultSpec(altimeter_rim_jump=FaultOnset(ALWAYS, "time", (10.0, 30.0))),
+        SensorSpec(altimeter_reacquire_samples=0),
+    )
+
+
+def _altimeter_late() -> Scenario:
+    return _with_faults(
+        "altimeter_late",
+        "ispace Resilience: valid laser-altimeter returns begin only 100-300 m above the ground; until "
+        "then the altitude estimate is the hand-over altitude dead-reckoned down.",
+        FaultSpec(altimeter_late=FROM_THE_START, late_valid_altitude_m=(100.0, 300.0)),
+    )
+
+
+def _thrust_loss() -> Scenario:
+    return _with_faults(
+        "thrust_loss",
+        "SLIM: 40-60 m above the ground the engines lose thrust down to 55% (SLIM lost a nozzle at ~50 m).",
+        FaultSpec(thrust_loss=FaultOnset(ALWAYS, "altitude", (40.0, 60.0)), thrust_fraction=(0.55, 0.55)),
+    )
+
+
+def _engine_out() -> Scenario:
+    return _with_faults(
+        "engine_out",
+        "Chandrayaan-3 Vikram: one of the four main engines stops somewhere between 1500 m and 100 m "
+        "above the ground (Vikram needed at least two of four to land).",
+        FaultSpec(engine_out=FaultOnset(ALWAYS, "altitude", (100.0, 1500.0))),
+    )
+
+
+def _imu_bias_jump() -> Scenario:
+    return _with_faults(
+        "imu_bias_jump",
+        "10-60 s in, the gyro bias steps by 100 deg/h and the accelerometer bias by 5 milli-g, each in "
+        "a random direction (est. sizes of a sensor upset).",
+        FaultSpec(imu_bias_jump=FaultOnset(ALWAYS, "time", (10.0, 60.0))),
+    )
+
+
+def _shadowed_site() -> Scenario:
+    return _with_faults(
+        "shadowed_site",
+        "Navigation denied: the terrain below stays in shadow, so terrain-relative navigation never fixes "
+        "the horizontal position: its 50 m hand-over error stays and drifts (flat ground; "
+        "SensorSpec.trn_denied stands in for the shadow until the site's terrain carries one).",
+        FaultSpec(),
+        SensorSpec(trn_denied=True),
+    )
+
+
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "nominal": _nominal,
     "nominal_apollo": _nominal_apollo,
     "hover_start": _hover_start,
+    "altimeter_dead": _altimeter_dead,
+    "altimeter_rim_jump": _altimeter_rim_jump,
+    "altimeter_late": _altimeter_late,
+    "thrust_loss": _thrust_loss,
+    "engine_out": _engine_out,
+    "imu_bias_jump": _imu_bias_jump,
+    "shadowed_site": _shadowed_site,
 }
+FAULT_SCENARIOS = ("altimeter_dead", "altimeter_rim_jump", "altimeter_late", "thrust_loss", "engine_out",
+                   "imu_bias_jump", "shadowed_site")
+"""The scenarios of sensor failures and faults, each the nominal approach with one change."""
 DEFAULT_SCENARIO = "nominal"
 
 

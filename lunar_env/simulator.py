@@ -14,6 +14,7 @@ from lunar_env.physics import outcomes
 from lunar_env.physics.params import (
     MODE_3DOF,
     MODE_6DOF,
+    fault_params,
     initial_params,
     lander_params,
     reward_params,
@@ -60,7 +61,7 @@ class LanderBatch:
         scenario: a Scenario or the name of one (see ``lunar_env.scenarios``).
         num_landers: batch size n.
         mode: ``"6dof"`` (engines and torques) or ``"3dof"`` (point mass, thrust vector).
-        observation_mode: ``"sensors"`` (noisy navigation estimate) or ``"truth"``.
+        observation_mode: ``"sensors"`` (the navigation estimate of lunar_env/navigation.py) or ``"truth"``.
         lander: optional lander preset name or LanderSpec replacing the scenario's.
         terrain_tiles: optional list of TerrainTile to use instead of the scenario's terrain.
         index_offset: global index of lander 0, so a batch can be one shard of a larger run
@@ -92,7 +93,8 @@ class LanderBatch:
         self.lander = lander_params(spec)
         self.sim = sim_params(self.scenario, MODES[mode], observation_mode == "truth")
         self.init = initial_params(self.scenario)
-        self.sensors = sensor_params(self.scenario.sensors)
+        self.sensors = sensor_params(self.scenario.sensors, self.scenario.control_rate_hz)
+        self.faults = fault_params(self.scenario.faults, spec)
         self.reward = reward_params(self.scenario.reward)
         tiles = terrain_tiles if terrain_tiles is not None else build_terrain(self.scenario, terrain_seed)
         self.tiles = tiles
@@ -129,7 +131,7 @@ class LanderBatch:
                 raise ValueError(f"reset mask must have shape ({self.num_landers},), got {mask.shape}")
         s = self.state
         reset_kernel(mask, np.uint64(self.seed), self.index_offset, s.x, s.flags, s.rng, self.lander, self.sim,
-                     self.init, self.sensors, self.reward, self.terrain, self.sites, self.obs)
+                     self.init, self.sensors, self.faults, self.reward, self.terrain, self.sites, self.obs)
         self.terminated[mask] = False
         self.truncated[mask] = False
         return self.obs
@@ -158,16 +160,21 @@ class LanderBatch:
         """
         arr = self.check_actions(actions)
         s = self.state
-        step_kernel(arr, s.x, s.flags, s.rng, self.lander, self.sim, self.sensors, self.reward, self.terrain,
-                    self.obs, self.rewards, self.terminated, self.truncated)
+        step_kernel(arr, s.x, s.flags, s.rng, self.lander, self.sim, self.sensors, self.faults, self.reward,
+                    self.terrain, self.obs, self.rewards, self.terminated, self.truncated)
         return self.obs, self.rewards, self.terminated, self.truncated
 
     # ------------------------------------------------------------------ reporting
     def episode_metrics(self, indices: np.ndarray) -> dict[str, np.ndarray]:
-        """Outcome and touchdown metrics of the given landers (normally those that just ended)."""
+        """Outcome and touchdown metrics of the given landers (normally those that just ended).
+
+        ``active_faults`` is the bitmask of the faults under way at the end of the episode
+        (bit k: ``lunar_env.faults.FAULT_NAMES[k]``; ``lunar_env.faults.fault_names`` decodes it).
+        """
         x = self.state.x[indices]
         outcome = self.state.outcome[indices]
         return {
+            "active_faults": self.state.active_faults[indices].copy(),
             "is_success": outcome == outcomes.LANDED,
             "outcome": outcome.copy(),
             "touchdown_vertical_speed": x[:, TD_VERTICAL_SPEED],

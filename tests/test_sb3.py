@@ -2,13 +2,15 @@
 
 import numpy as np
 
+from lunar_env.sensors import OBS_DIM
+
 from training.sb3_vec_env import SouthPoleSB3VecEnv
 
 
 def test_adapter_follows_sb3_autoreset_conventions():
     env = SouthPoleSB3VecEnv(4, scenario="hover_start", mode="3dof", seed=0)
     obs = env.reset()
-    assert obs.shape == (4, 16)
+    assert obs.shape == (4, OBS_DIM)
     action = np.zeros((4, 3), np.float32)
     action[:, 2] = 1.0  # climb away: out of bounds after a while
     for _ in range(5000):
@@ -17,7 +19,7 @@ def test_adapter_follows_sb3_autoreset_conventions():
             break
     i = int(np.flatnonzero(dones)[0])
     info = infos[i]
-    assert info["terminal_observation"].shape == (16,)
+    assert info["terminal_observation"].shape == (OBS_DIM,)
     assert info["terminal_observation"][2] > 1000.0  # the last observation, high up
     assert obs[i, 15] == 0.0  # the returned observation already starts the next episode
     assert info["outcome_name"] == "out_of_bounds" and info["is_success"] is False

@@ -19,6 +19,18 @@ def add_train_command(sub) -> None:
     p.add_argument("--learning-rate", type=float, help="override ppo.learning_rate")
     p.add_argument("--scenario", help="override scenario")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    seeds = p.add_argument_group("several seeds", "train the config once per seed, in <run-dir>/seed_<k>, and "
+                                 "summarize the spread (<run-dir>/seeds_summary.md and .json); docs/scaling.md")
+    seeds.add_argument("--seeds", help="seeds to train: 3 (seed 3), 0-9 (seeds 0 to 9), 0,2,5, or a mix like 0-3,7")
+    seeds.add_argument("--backend", choices=["local", "ray"], default="local",
+                       help="local: one seed after the other (default); ray: seeds in parallel as Ray tasks "
+                       '(pip install "lunar-env[ray]")')
+    seeds.add_argument("--address", help="with --backend ray: a running Ray cluster (default: a local instance)")
+    seeds.add_argument("--cpus-per-seed", type=int, default=1,
+                       help="CPUs each Ray task reserves; torch and numba use as many threads (default 1)")
+    seeds.add_argument("--bench-episodes", type=int, default=500,
+                       help="episodes of the held-out benchmark of each seed's best model (default 500)")
+    seeds.add_argument("--bench-seed", type=int, default=0, help="seed of that benchmark (default 0)")
     p.set_defaults(func=cmd_train)
 
 
@@ -28,6 +40,10 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {"total_timesteps": args.total_timesteps, "num_envs": args.num_envs, "seed": args.seed,
                  "ppo.learning_rate": args.learning_rate, "scenario": args.scenario}
     config = load_config(args.config, overrides)
+    if args.seeds is not None:
+        return _train_seeds(args, config)
+    if args.backend != "local" or args.address:
+        raise ValueError("--backend and --address apply to --seeds; add --seeds")
     try:
         from training.train import train
     except ImportError as err:
@@ -38,4 +54,28 @@ def cmd_train(args: argparse.Namespace) -> int:
     train(config, run_dir, resume=args.resume, progress=not args.no_progress)
     print(f"done: best model in {run_dir / 'best'}, final model in {run_dir / 'final'}, "
           f"TensorBoard logs in {run_dir / 'tb'}")
+    return 0
+
+
+def _train_seeds(args: argparse.Namespace, config) -> int:
+    from training.multi_seed import parse_seeds, run_seeds
+
+    if args.seed is not None:
+        raise ValueError("--seed and --seeds exclude each other")
+    seeds = parse_seeds(args.seeds)
+    base = Path(args.run_dir) if args.run_dir else Path("runs") / config.name
+    try:
+        import training.train  # noqa: F401  (the driver checks the training extra before any worker starts)
+    except ImportError as err:
+        raise ValueError(f'training needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"') from None
+    print(f"lunar train: {config.name}, seeds {', '.join(map(str, seeds))}, {config.total_timesteps:,} steps each, "
+          f"backend {args.backend} -> {base}/seed_<k>")
+    summary = run_seeds(config, seeds, base, backend=args.backend, address=args.address,
+                        cpus_per_seed=args.cpus_per_seed, resume=args.resume, bench_episodes=args.bench_episodes,
+                        bench_seed=args.bench_seed, progress=not args.no_progress)
+    from training.multi_seed import summary_markdown
+
+    print()
+    print(summary_markdown(summary))
+    print(f"wrote {base / 'seeds_summary.md'} and {base / 'seeds_summary.json'}")
     return 0

@@ -13,11 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import lunar_env
+from training.pretrain_config import PretrainConfig
 
 # Seeds of the benchmark (lunar bench --seed) are small integers; training and its periodic
 # evaluation draw their episodes from streams far away from them.
 TRAIN_SEED_OFFSET = 1_000_000
 EVAL_SEED_OFFSET = 2_000_000
+PRETRAIN_SEED_OFFSET = 3_000_000
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,7 @@ class TrainConfig:
     stop_at_success_rate: float | None = None  # stop early once an evaluation reaches this
     reward: dict = field(default_factory=dict)  # RewardSpec fields replacing the scenario's
     ppo: PPOConfig = field(default_factory=PPOConfig)
+    pretrain: PretrainConfig | None = None  # behavior-cloning warm start (training/pretrain.py)
 
     def training_scenario(self):
         """The scenario trained on: the named one with this config's reward weights."""
@@ -136,7 +139,10 @@ def config_from_dict(data: dict) -> TrainConfig:
     ppo = dict(_build(PPOConfig, data.pop("ppo", {}) or {}, "config.ppo"))
     if "net_arch" in ppo:
         ppo["net_arch"] = tuple(ppo["net_arch"])
-    return TrainConfig(**data, ppo=PPOConfig(**ppo))
+    pretrain = data.pop("pretrain", None)
+    if pretrain is not None:
+        pretrain = PretrainConfig(**_build(PretrainConfig, pretrain, "config.pretrain"))
+    return TrainConfig(**data, ppo=PPOConfig(**ppo), pretrain=pretrain)
 
 
 def load_config(path: str | Path, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -32,7 +32,7 @@ from agents.model_folder import save_model_folder
 from agents.policy import Policy
 from lunar_env.benchmark.suite import fly_scenario
 from lunar_env.physics.outcomes import OUTCOME_NAMES
-from training.config import EVAL_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
+from training.config import EVAL_SEED_OFFSET, PRETRAIN_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
 from training.sb3_vec_env import SouthPoleSB3VecEnv
 
 CHECKPOINT = "checkpoint"
@@ -177,6 +177,7 @@ class TrainingMonitor(BaseCallback):
         self.started = time.perf_counter()
         self.bar = None
         self.stop = False
+        self.unfreeze_at: int | None = None
 
     def wall_time(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
@@ -197,6 +198,11 @@ class TrainingMonitor(BaseCallback):
             self.bar.update(self.model.n_envs)
             if self.best is not None:
                 self.bar.set_postfix(best=f"{100 * self.best.success_rate:.1f}%", refresh=False)
+        if self.unfreeze_at is not None and self.num_timesteps >= self.unfreeze_at:
+            from training.pretrain import set_actor_trainable
+
+            set_actor_trainable(self.model, True)
+            self.unfreeze_at = None
         if self.num_timesteps >= self.next_eval:
             self.next_eval += self.config.eval_every_steps
             self.evaluate()
@@ -205,17 +211,19 @@ class TrainingMonitor(BaseCallback):
             self.checkpoint()
         return not self.stop
 
-    def evaluate(self) -> Evaluation:
+    def evaluate(self, log: bool = True) -> Evaluation:
         config = self.config
-        run = fly_scenario(LivePolicy(self.model, self.training_env), config.scenario, config.eval_episodes,
+        env = self.model.get_env()
+        run = fly_scenario(LivePolicy(self.model, env), config.scenario, config.eval_episodes,
                            EVAL_SEED_OFFSET + config.seed, config.mode, config.observation_mode, progress=False)
         m = run.metrics
         landed = m["is_success"]
         result = Evaluation(self.num_timesteps, round(self.wall_time(), 2), float(landed.mean()),
                             float(m["propellant_used"][landed].mean()) if landed.any() else float("nan"),
                             float(m["miss_distance"][landed].mean()) if landed.any() else float("nan"))
-        for key in ("success_rate", "propellant_kg", "miss_distance_m"):
-            self.logger.record(f"eval/{key}", getattr(result, key))
+        if log:
+            for key in ("success_rate", "propellant_kg", "miss_distance_m"):
+                self.logger.record(f"eval/{key}", getattr(result, key))
         counts = np.bincount(m["outcome"], minlength=len(OUTCOME_NAMES))
         line = {key: (None if isinstance(v, float) and not np.isfinite(v) else v) for key, v in result.__dict__.items()}
         line["outcomes"] = {OUTCOME_NAMES[k]: int(c) for k, c in enumerate(counts) if c}
@@ -223,7 +231,7 @@ class TrainingMonitor(BaseCallback):
             log.write(json.dumps(line) + "\n")
         if result.better_than(self.best):
             self.best = result
-            save_policy(self.run_dir / "best", self.model, self.training_env, config,
+            save_policy(self.run_dir / "best", self.model, env, config,
                         {"trained_steps": result.steps, "training_wall_time_s": result.wall_time_s,
                          "eval_success_rate": result.success_rate})
         if config.stop_at_success_rate is not None and result.success_rate >= config.stop_at_success_rate:
@@ -237,11 +245,30 @@ class TrainingMonitor(BaseCallback):
         state = {"num_timesteps": int(self.num_timesteps), "wall_time_s": self.wall_time(),
                  "best": self.best.__dict__ if self.best else None, "next_eval": self.next_eval,
                  "next_checkpoint": self.next_checkpoint, "config": self.config.to_dict()}
-        save_checkpoint(self.run_dir, self.model, self.training_env, state)
+        save_checkpoint(self.run_dir, self.model, self.model.get_env(), state)
 
     def _on_training_end(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+# ----------------------------------------------------------------------------- warm start
+def warm_start(config: TrainConfig, model: PPO, env: VecNormalize, monitor: "TrainingMonitor", progress: bool) -> None:
+    """Behavior-clone the expert into the actor, evaluate it, and freeze it for the critic warm-up."""
+    from training.pretrain import clone_actor, collect_demonstrations, set_actor_trainable
+
+    pre = config.pretrain
+    obs, actions = collect_demonstrations(config.training_scenario(), config.mode, config.observation_mode, pre,
+                                          seed=PRETRAIN_SEED_OFFSET + config.seed, progress=progress)
+    env.obs_rms.update(obs.astype(np.float64))
+    loss = clone_actor(model, env.normalize_obs(obs), actions, pre, seed=config.seed, progress=progress)
+    if progress:
+        print(f"behavior cloning: {len(obs):,} samples from {pre.episodes} {pre.expert} flights, final MSE {loss:.4f}")
+    monitor.model = model
+    monitor.evaluate(log=False)
+    if pre.critic_warmup_steps > 0:
+        set_actor_trainable(model, False)
+        monitor.unfreeze_at = pre.critic_warmup_steps
 
 
 # ----------------------------------------------------------------------------- the run
@@ -265,6 +292,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, progre
         state = {}
     (run_dir / "config.yaml").write_text(config_to_yaml(config))
     monitor = TrainingMonitor(config, run_dir, state, progress)
+    if config.pretrain is not None and not resume:
+        warm_start(config, model, env, monitor, progress)
     remaining = config.total_timesteps - model.num_timesteps
     # With reset_num_timesteps=False SB3 counts on from the checkpoint, so the learning-rate
     # schedule and the step count continue where they stopped.

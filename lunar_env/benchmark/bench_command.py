@@ -29,6 +29,11 @@ def add_bench_command(sub) -> None:
     p.add_argument("--out", default=None, help="folder for bench.json, bench.md and plots (default runs/bench/<policy>)")
     p.add_argument("--no-plots", action="store_true", help="skip the matplotlib plots")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.add_argument("--backend", choices=["local", "ray"], default="local",
+                   help="local: this process (default); ray: shards flown as Ray tasks, same numbers "
+                   '(needs pip install "lunar-env[ray]"; docs/scaling.md)')
+    p.add_argument("--address", default=None,
+                   help="with --backend ray: address of a running Ray cluster (default: start a local one)")
     p.set_defaults(func=cmd_bench)
 
 
@@ -44,8 +49,13 @@ def convex_optimum_fn(progress: bool):
 
 def run_bench(policy_spec: str, scenarios: tuple[str, ...], episodes: int, seed: int, mode: str,
               observation_mode: str = "sensors", optimum_samples: int = DEFAULT_OPTIMUM_SAMPLES,
-              progress: bool = True, suite_label: str = "custom") -> tuple[dict, list]:
-    """Fly the scenarios and build the report; returns (report, runs)."""
+              progress: bool = True, suite_label: str = "custom", backend: str = "local",
+              address: str | None = None) -> tuple[dict, list]:
+    """Fly the scenarios and build the report; returns (report, runs).
+
+    ``backend`` "local" flies in this process; "ray" flies shards as Ray tasks on the cluster at
+    ``address`` (a local Ray instance when None), with the same numbers.
+    """
     from agents.registry import load_policy
     from lunar_env.benchmark.report import build_report
     from lunar_env.benchmark.suite import attach_optimum, fly_scenario
@@ -55,13 +65,28 @@ def run_bench(policy_spec: str, scenarios: tuple[str, ...], episodes: int, seed:
         raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
     if not isinstance(episodes, int) or episodes < 1:
         raise ValueError(f"--episodes must be a positive integer, got {episodes!r}")
+    if backend not in ("local", "ray"):
+        raise ValueError(f"--backend must be 'local' or 'ray', got {backend!r}")
+    if address is not None and backend != "ray":
+        raise ValueError("--address needs --backend ray")
+    if backend == "ray":
+        from lunar_env.benchmark.ray_backend import init_ray
+
+        init_ray(address)  # fails early, with a clear message, when Ray is missing or unreachable
     start = time.perf_counter()
     runs = []
     optimum = convex_optimum_fn(progress) if optimum_samples > 0 else None
     for name in scenarios:
         probe = LanderBatch(name, 1, mode=mode, observation_mode=observation_mode)
         policy = load_policy(policy_spec, probe, seed=seed)
-        run = fly_scenario(policy, name, episodes, seed, mode, observation_mode, progress=progress, label=policy_spec)
+        if backend == "ray":
+            from lunar_env.benchmark.ray_backend import fly_scenario_ray
+
+            run = fly_scenario_ray(policy_spec, name, episodes, seed, mode, observation_mode, address=address,
+                                   progress=progress, label=policy_spec)
+        else:
+            run = fly_scenario(policy, name, episodes, seed, mode, observation_mode, progress=progress,
+                               label=policy_spec)
         if optimum is not None:
             attach_optimum(run, optimum, optimum_samples)
         runs.append(run)
@@ -85,9 +110,11 @@ def cmd_bench(args: argparse.Namespace) -> int:
     bound = policy_mode(args.policy)
     mode = args.mode or bound or "3dof"
     print(f"lunar bench: policy {args.policy}, {mode}, scenarios {', '.join(scenarios)}, "
-          f"{args.episodes} episodes each, seed {args.seed}")
+          f"{args.episodes} episodes each, seed {args.seed}"
+          + (f", on Ray ({args.address or 'local instance'})" if args.backend == "ray" else ""))
     report, runs = run_bench(args.policy, scenarios, args.episodes, args.seed, mode, args.observation_mode,
-                             args.optimum_samples, progress=not args.quiet, suite_label=label)
+                             args.optimum_samples, progress=not args.quiet, suite_label=label,
+                             backend=args.backend, address=args.address)
     validate_report(report)
     print()
     print(terminal_table(report))

@@ -12,6 +12,7 @@ import numpy as np
 
 from lunar_env.config import LanderSpec, RewardSpec, Scenario, SensorSpec
 from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
+from lunar_env.faults import MICRO_G_MPS2, ONSET_ALTITUDE, ONSET_TIME, FaultSpec, accel_jump_mps2, gyro_jump_rad_s
 
 MODE_6DOF = 0
 MODE_3DOF = 1
@@ -82,11 +83,58 @@ class InitialParams(NamedTuple):
 
 
 class SensorParams(NamedTuple):
-    position_sigma: float  # m
-    velocity_sigma: float  # m/s
-    attitude_sigma: float  # rad
-    rate_sigma: float  # rad/s
+    """Sensor models and navigation filter (from SensorSpec); periods are in control steps, 0 = off."""
+
+    gyro_bias_sigma: float  # rad/s, turn-on bias per axis
+    gyro_walk_density: float  # rad/s per sqrt(s): bias random walk
+    gyro_noise_density: float  # rad per sqrt(s): angle random walk
+    accel_bias_sigma: float  # m/s^2
+    accel_walk_density: float  # m/s^2 per sqrt(s)
+    accel_noise_density: float  # m/s per sqrt(s): velocity random walk
+    star_period: int
+    star_sigma: np.ndarray  # (3,) rad about body x, y, z
+    star_gain: float
+    altimeter_period: int
+    altimeter_beams: np.ndarray  # (B, 3) body-frame unit vectors, row 0 the main beam
+    altimeter_max_range: float  # m
     altimeter_sigma: float  # m
+    altimeter_dropout: float  # probability per beam and sample
+    altimeter_gain: float
+    altimeter_gate: float  # m
+    altimeter_reacquire: int  # rejected samples in a row before a reset to the altimeter, 0 = never
+    velocimeter_period: int
+    velocimeter_beams: np.ndarray  # (V, 3) body-frame unit vectors
+    velocimeter_solve: np.ndarray  # (3, V) least-squares map from beam velocities to body velocity
+    velocimeter_max_range: float  # m
+    velocimeter_sigma: float  # m/s per beam
+    velocimeter_gain: float
+    fix_period: int
+    fix_sigma: float  # m per axis
+    fix_min_altitude: float  # m
+    fix_max_altitude: float  # m
+    fix_denied: bool
+    fix_gain: float
+    fix_recent: float  # s
+    initial_position_sigma: float  # m per axis
+    initial_velocity_sigma: float  # m/s per axis
+    initial_attitude_sigma: float  # rad per axis
+
+
+class FaultParams(NamedTuple):
+    """Fault probabilities, onsets and sizes (from FaultSpec), in lunar_env.faults.FAULT_NAMES order."""
+
+    probability: np.ndarray  # (NUM_FAULTS,)
+    onset_kind: np.ndarray  # (NUM_FAULTS,) int64: faults.ONSET_TIME or ONSET_ALTITUDE
+    onset_low: np.ndarray  # (NUM_FAULTS,) s or m
+    onset_high: np.ndarray  # (NUM_FAULTS,)
+    rim_jump_low: float  # m
+    rim_jump_high: float
+    late_low: float  # m
+    late_high: float
+    thrust_fraction_low: float
+    thrust_fraction_high: float
+    gyro_jump: float  # rad/s
+    accel_jump: float  # m/s^2
 
 
 class RewardParams(NamedTuple):
@@ -96,6 +144,8 @@ class RewardParams(NamedTuple):
     velocity_scale: float  # m/s
     field_time_constant: float  # s
     field_max_speed: float  # m/s
+    field_brake_accel: float  # m/s^2
+    tracking_weight: float  # per s
     final_descent_speed: float  # m/s
     propellant_weight: float
     attitude_limit: float  # rad
@@ -177,13 +227,83 @@ def initial_params(scenario: Scenario) -> InitialParams:
     )
 
 
-def sensor_params(spec: SensorSpec) -> SensorParams:
+SECONDS_PER_HOUR = 3600.0
+ARCSEC_RAD = math.pi / (180.0 * 3600.0)  # one arcsecond in radians
+
+
+def sample_period(rate_hz: float, control_rate_hz: float) -> int:
+    """Control steps between samples of a sensor of ``rate_hz`` (0 = off; at least one step)."""
+    if rate_hz <= 0.0:
+        return 0
+    return max(1, int(round(control_rate_hz / rate_hz)))
+
+
+def sensor_params(spec: SensorSpec, control_rate_hz: float) -> SensorParams:
+    """Sensor params for a control loop running at ``control_rate_hz``.
+
+    The in-run bias figure is read as the spread a bias random walk reaches after one hour,
+    so its density is ``in_run / sqrt(3600 s)``.
+    """
+    deg_per_h = math.radians(1.0) / SECONDS_PER_HOUR  # rad/s
+    per_sqrt_h = 1.0 / math.sqrt(SECONDS_PER_HOUR)
+    micro_g = MICRO_G_MPS2
+    velocimeter = np.array(spec.velocimeter_beams, dtype=np.float64)
     return SensorParams(
-        position_sigma=float(spec.position_noise_m),
-        velocity_sigma=float(spec.velocity_noise_mps),
-        attitude_sigma=math.radians(spec.attitude_noise_deg),
-        rate_sigma=math.radians(spec.angular_rate_noise_dps),
+        gyro_bias_sigma=spec.gyro_bias_deg_per_h * deg_per_h,
+        gyro_walk_density=spec.gyro_bias_instability_deg_per_h * deg_per_h * per_sqrt_h,
+        gyro_noise_density=math.radians(spec.gyro_angle_random_walk_deg_per_sqrt_h) * per_sqrt_h,
+        accel_bias_sigma=spec.accel_bias_ug * micro_g,
+        accel_walk_density=spec.accel_bias_instability_ug * micro_g * per_sqrt_h,
+        accel_noise_density=spec.accel_velocity_random_walk_mps_per_sqrt_h * per_sqrt_h,
+        star_period=sample_period(spec.star_tracker_rate_hz, control_rate_hz),
+        star_sigma=np.array(spec.star_tracker_noise_arcsec, dtype=np.float64) * ARCSEC_RAD,
+        star_gain=float(spec.star_tracker_gain),
+        altimeter_period=sample_period(spec.altimeter_rate_hz, control_rate_hz),
+        altimeter_beams=np.array(spec.altimeter_beams, dtype=np.float64),
+        altimeter_max_range=float(spec.altimeter_max_range_m),
         altimeter_sigma=float(spec.altimeter_noise_m),
+        altimeter_dropout=float(spec.altimeter_dropout_probability),
+        altimeter_gain=float(spec.altimeter_gain),
+        altimeter_gate=float(spec.altimeter_gate_m),
+        altimeter_reacquire=int(spec.altimeter_reacquire_samples),
+        velocimeter_period=sample_period(spec.velocimeter_rate_hz, control_rate_hz),
+        velocimeter_beams=velocimeter,
+        velocimeter_solve=np.ascontiguousarray(np.linalg.pinv(velocimeter)),
+        velocimeter_max_range=float(spec.velocimeter_max_range_m),
+        velocimeter_sigma=float(spec.velocity_noise_mps),
+        velocimeter_gain=float(spec.velocimeter_gain),
+        fix_period=sample_period(spec.trn_rate_hz, control_rate_hz),
+        fix_sigma=float(spec.position_noise_m),
+        fix_min_altitude=float(spec.trn_altitude_m[0]),
+        fix_max_altitude=float(spec.trn_altitude_m[1]),
+        fix_denied=bool(spec.trn_denied),
+        fix_gain=float(spec.position_fix_gain),
+        fix_recent=float(spec.position_fix_recent_s),
+        initial_position_sigma=float(spec.initial_position_error_m),
+        initial_velocity_sigma=float(spec.initial_velocity_error_mps),
+        initial_attitude_sigma=math.radians(spec.initial_attitude_error_deg),
+    )
+
+
+def fault_params(spec: FaultSpec, lander: LanderSpec) -> FaultParams:
+    """Fault params for a lander; an engine-out fault needs two or more engines."""
+    if spec.engine_out.probability > 0.0 and lander.num_engines < 2:
+        raise ValueError(f"FaultSpec.engine_out needs a lander with two or more main engines; "
+                         f"'{lander.name}' has {lander.num_engines}")
+    onsets = spec.onsets()
+    return FaultParams(
+        probability=np.array([o.probability for o in onsets], dtype=np.float64),
+        onset_kind=np.array([ONSET_ALTITUDE if o.kind == "altitude" else ONSET_TIME for o in onsets], dtype=np.int64),
+        onset_low=np.array([o.window[0] for o in onsets], dtype=np.float64),
+        onset_high=np.array([o.window[1] for o in onsets], dtype=np.float64),
+        rim_jump_low=float(spec.rim_jump_m[0]),
+        rim_jump_high=float(spec.rim_jump_m[1]),
+        late_low=float(spec.late_valid_altitude_m[0]),
+        late_high=float(spec.late_valid_altitude_m[1]),
+        thrust_fraction_low=float(spec.thrust_fraction[0]),
+        thrust_fraction_high=float(spec.thrust_fraction[1]),
+        gyro_jump=gyro_jump_rad_s(spec),
+        accel_jump=accel_jump_mps2(spec),
     )
 
 
@@ -195,6 +315,8 @@ def reward_params(spec: RewardSpec) -> RewardParams:
         velocity_scale=float(spec.velocity_scale_mps),
         field_time_constant=float(spec.velocity_field_time_constant_s),
         field_max_speed=float(spec.velocity_field_max_speed_mps),
+        field_brake_accel=float(spec.velocity_field_brake_accel_mps2),
+        tracking_weight=float(spec.velocity_tracking_weight_per_s),
         final_descent_speed=float(spec.final_descent_speed_mps),
         propellant_weight=float(spec.propellant_weight),
         attitude_limit=math.radians(spec.attitude_limit_deg),
