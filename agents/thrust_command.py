@@ -3,7 +3,8 @@
 Guidance laws (velocity field, ZEM/ZEV) decide *what thrust vector* the lander needs; this
 module decides *how to get it*:
 
-- 3-DOF: the action is the thrust vector itself as a fraction of the maximum axial thrust.
+- 3-DOF: the action is the thrust vector as fractions of the maximum axial thrust, with the
+  up component mapped from [0, 1] to [-1, 1] as the env expects.
 - 6-DOF: an attitude loop turns the body +z axis toward the commanded direction (PD on the
   rotation that takes body +z to it, scaled by the current inertia, output as reaction-control
   torques), and every main engine gets the throttle that gives the commanded magnitude along
@@ -65,7 +66,9 @@ class ThrustToAction:
 
     def __call__(self, obs: np.ndarray, thrust: np.ndarray) -> np.ndarray:
         if self.mode == "3dof":
-            return np.clip(thrust / self.lander.max_axial_thrust_n, -1.0, 1.0).astype(np.float32)
+            fraction = thrust / self.lander.max_axial_thrust_n
+            fraction[:, 2] = 2.0 * fraction[:, 2] - 1.0  # the env maps up from [-1, 1] to [0, 1]
+            return np.clip(fraction, -1.0, 1.0).astype(np.float32)
         return self._six_dof(obs, thrust).astype(np.float32)
 
     def _six_dof(self, obs: np.ndarray, thrust: np.ndarray) -> np.ndarray:

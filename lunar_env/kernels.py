@@ -61,7 +61,13 @@ from lunar_env.physics.touchdown import (
     record_airborne_end,
 )
 from lunar_env.reward import potential, step_reward
-from lunar_env.sensors import sample_sensors, true_altitude, write_navigation_observation, write_true_observation
+from lunar_env.sensors import (
+    sample_sensors,
+    true_altitude,
+    write_guidance_cues,
+    write_navigation_observation,
+    write_true_observation,
+)
 
 
 @njit(cache=True)
@@ -148,6 +154,7 @@ def reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, fau
         start_faults(x, flags, lander, faults, i, altitude)
         sample_sensors(x, flags, rng, sensors, terrain, i, altitude)
         write_navigation_observation(obs, x, flags, lander, sensors, i, gx, gy, gz)
+    write_guidance_cues(obs, lander, reward, i)
 
 
 @njit(cache=True, parallel=True)
@@ -164,9 +171,9 @@ def apply_action(actions, x, lander, sim, i):
 
     6-DOF: one throttle per main engine, -1 -> minimum throttle, +1 -> full; then three
     reaction-control torques as fractions of the maximum about body x, y, z.
-    3-DOF: the thrust vector in ENU as a fraction of the maximum axial thrust per axis; its
-    magnitude is held between the engines' minimum and maximum, its direction is where the
-    thrust axis slews to.
+    3-DOF: the thrust vector in ENU as fractions of the maximum axial thrust T_max:
+    (a_east, a_north, (a_up + 1) / 2) * T_max; its magnitude is held between the engines'
+    minimum and maximum, its direction is where the thrust axis slews to.
     """
     num_engines = lander.engine_max_thrust.shape[0]
     if sim.mode == MODE_6DOF:
@@ -180,7 +187,10 @@ def apply_action(actions, x, lander, sim, i):
     else:
         tx = min(1.0, max(-1.0, actions[i, 0])) * lander.max_axial_thrust
         ty = min(1.0, max(-1.0, actions[i, 1])) * lander.max_axial_thrust
-        tz = min(1.0, max(-1.0, actions[i, 2])) * lander.max_axial_thrust
+        # Up is mapped from [-1, 1] to [0, 1] of the maximum: the thrust never points below the
+        # horizon, and a zero action asks for half the maximum (about hover), which is where a
+        # freshly initialised policy starts.
+        tz = (min(1.0, max(-1.0, actions[i, 2])) + 1.0) * 0.5 * lander.max_axial_thrust
         magnitude = np.sqrt(tx * tx + ty * ty + tz * tz)
         if magnitude > 1e-9:
             x[i, CMD_DIR_X] = tx / magnitude
@@ -245,6 +255,7 @@ def step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terra
                                    x[i, VZ] - vz0 + sim.gravity * elapsed, x[i, PZ] - pz0, elapsed)
         sample_sensors(x, flags, rng, sensors, terrain, i, altitude)
         write_navigation_observation(obs, x, flags, lander, sensors, i, gx, gy, gz)
+    write_guidance_cues(obs, lander, reward, i)
     outcome = flags[i, OUTCOME]
     terminated[i] = outcome != outcomes.IN_FLIGHT and outcome != outcomes.TIME_LIMIT
     truncated[i] = outcome == outcomes.TIME_LIMIT

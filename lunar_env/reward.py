@@ -32,24 +32,28 @@ from lunar_env.physics.state import OUTCOME, POTENTIAL, PX, PY, PZ, QW, QX, QY, 
 
 
 @njit(cache=True, inline="always")
-def field_error(x, lander, reward, i):
-    """(distance to the touchdown point (m), |v - v_ref| (m/s)) of lander i."""
-    rx = x[i, PX]
-    ry = x[i, PY]
-    rz = x[i, PZ] - lander.touchdown_height
+def field_velocity(rx, ry, rz, reward):
+    """The velocity field v_ref (m/s) at (rx, ry, rz), the offset from the touchdown point (m)."""
     distance = np.sqrt(rx * rx + ry * ry + rz * rz)
     # Reference speed toward the target: proportional to distance, but never more than the
     # lander can still brake from at the field's braking acceleration, nor more than v_max.
     speed = min(distance / reward.field_time_constant, np.sqrt(2.0 * reward.field_brake_accel * distance),
                 reward.field_max_speed)
     scale = speed / max(distance, 1e-9)
-    fx = -rx * scale
-    fy = -ry * scale
-    fz = min(-rz * scale, -reward.final_descent_speed)
+    return -rx * scale, -ry * scale, min(-rz * scale, -reward.final_descent_speed)
+
+
+@njit(cache=True, inline="always")
+def field_error(x, lander, reward, i):
+    """(distance to the touchdown point (m), |v - v_ref| (m/s)) of lander i."""
+    rx = x[i, PX]
+    ry = x[i, PY]
+    rz = x[i, PZ] - lander.touchdown_height
+    fx, fy, fz = field_velocity(rx, ry, rz, reward)
     ex = x[i, VX] - fx
     ey = x[i, VY] - fy
     ez = x[i, VZ] - fz
-    return distance, np.sqrt(ex * ex + ey * ey + ez * ez)
+    return np.sqrt(rx * rx + ry * ry + rz * rz), np.sqrt(ex * ex + ey * ey + ez * ez)
 
 
 @njit(cache=True, inline="always")

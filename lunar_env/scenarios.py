@@ -17,20 +17,61 @@ from typing import Callable
 from lunar_env.config import InitialStateSpec, LanderSpec, Scenario, SensorSpec
 from lunar_env.faults import FaultOnset, FaultSpec
 from lunar_env.landers import APOLLO_LM_LIKE, DEFAULT_LANDER, get_lander
+from lunar_env.terrain.spec import TerrainSpec
 
 
-def _nominal() -> Scenario:
+def _nominal_flat() -> Scenario:
     return Scenario(
-        name="nominal",
-        description="Terminal descent toward a south-pole site: 1.5-2.5 km up, 0.5-2 km downrange, "
-        "+-0.5 km crossrange, 10-40 m/s toward the site, sinking 10-30 m/s.",
+        name="nominal_flat",
+        description="The nominal approach over flat ground: 1.5-2.5 km up, 0.5-2 km downrange, "
+        "+-0.5 km crossrange, 10-40 m/s toward the site, sinking 10-30 m/s (quick experiments).",
         lander=DEFAULT_LANDER,
         initial=InitialStateSpec(),
     )
 
 
+# The landing zone a mission would pick: 15 m around the site clear of slopes over 10 deg and
+# rocks over 0.5 m, so a landing within the navigation error of the site is safe; a lightly
+# cratered surface (100 craters > 10 m per km^2) with 5% rock cover, the low end of
+# Golombek's 5-40% (REFERENCE.md).
+SAFE_ZONE_TERRAIN = TerrainSpec(footprint_radius_m=15.0, crater_density_per_km2=100.0, rock_abundance=0.05,
+                                max_rock_height_m=0.5)
+
+
+def _nominal() -> Scenario:
+    return dataclasses.replace(
+        _nominal_flat(), name="nominal", terrain=SAFE_ZONE_TERRAIN,
+        description="Terminal descent toward a lit, safe south-pole site on a massif among craters and "
+        "boulders, sun 1.5 deg up: 1.5-2.5 km up, 0.5-2 km downrange, +-0.5 km crossrange, "
+        "10-40 m/s toward the site, sinking 10-30 m/s.")
+
+
+def _shadowed_site() -> Scenario:
+    return dataclasses.replace(
+        _nominal(), name="shadowed_site", terrain=dataclasses.replace(SAFE_ZONE_TERRAIN, site_lighting="shadowed"),
+        description="Navigation denied: the site lies in a long shadow, so terrain-relative navigation "
+        "stops fixing the position once the ground below is dark; the error then grows from IMU drift.")
+
+
+def _rim_crossing() -> Scenario:
+    return dataclasses.replace(
+        _nominal(), name="rim_crossing", terrain=dataclasses.replace(SAFE_ZONE_TERRAIN, site_policy="near_rim", rim_bearing_deg=0.0),
+        initial=InitialStateSpec(approach_azimuth_deg=(170.0, 190.0)),
+        description="The approach from the north crosses the rim of a fresh 2 km crater about 300 m "
+        "before the site: the altimeter reading jumps by hundreds of metres over the rim.")
+
+
+def _steep_massif() -> Scenario:
+    return dataclasses.replace(
+        _nominal(), name="steep_massif",
+        terrain=dataclasses.replace(SAFE_ZONE_TERRAIN, massif_height_m=1500.0, massif_radius_m=2500.0,
+                                    regional_slope_deg=3.0, site_attempts=64),
+        description="A safe site on a steep, narrow massif (1.5 km high, 2.5 km radius): the ground "
+        "falls away fast around the site and the altitude below the lander changes quickly.")
+
+
 def _nominal_apollo() -> Scenario:
-    return dataclasses.replace(_nominal(), name="nominal_apollo", lander=APOLLO_LM_LIKE,
+    return dataclasses.replace(_nominal_flat(), name="nominal_apollo", lander=APOLLO_LM_LIKE,
                                description="The nominal approach flown by the Apollo LM-like lander.")
 
 
@@ -113,19 +154,12 @@ def _imu_bias_jump() -> Scenario:
     )
 
 
-def _shadowed_site() -> Scenario:
-    return _with_faults(
-        "shadowed_site",
-        "Navigation denied: the terrain below stays in shadow, so terrain-relative navigation never fixes "
-        "the horizontal position: its 50 m hand-over error stays and drifts (flat ground; "
-        "SensorSpec.trn_denied stands in for the shadow until the site's terrain carries one).",
-        FaultSpec(),
-        SensorSpec(trn_denied=True),
-    )
-
-
 SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "nominal": _nominal,
+    "nominal_flat": _nominal_flat,
+    "shadowed_site": _shadowed_site,
+    "rim_crossing": _rim_crossing,
+    "steep_massif": _steep_massif,
     "nominal_apollo": _nominal_apollo,
     "hover_start": _hover_start,
     "altimeter_dead": _altimeter_dead,
@@ -134,10 +168,9 @@ SCENARIOS: dict[str, Callable[[], Scenario]] = {
     "thrust_loss": _thrust_loss,
     "engine_out": _engine_out,
     "imu_bias_jump": _imu_bias_jump,
-    "shadowed_site": _shadowed_site,
 }
 FAULT_SCENARIOS = ("altimeter_dead", "altimeter_rim_jump", "altimeter_late", "thrust_loss", "engine_out",
-                   "imu_bias_jump", "shadowed_site")
+                   "imu_bias_jump")
 """The scenarios of sensor failures and faults, each the nominal approach with one change."""
 DEFAULT_SCENARIO = "nominal"
 

@@ -69,6 +69,7 @@ from lunar_env.physics.state import (
     WZ,
 )
 from lunar_env.physics.touchdown import ground_height
+from lunar_env.reward import field_velocity
 from lunar_env.terrain.heightmap import terrain_height, terrain_in_shadow, terrain_raycast
 
 OBSERVATION_FIELDS = (
@@ -89,6 +90,11 @@ OBSERVATION_FIELDS = (
                                        "latest sample (truth: 1)"),
     ("position_fix_valid", 1, "-", 1.0, "1 when a TRN position fix was accepted within the last "
                                         "SensorSpec.position_fix_recent_s seconds (truth: 1)"),
+    # Guidance cues: functions of the fields above, given so a network need not learn them.
+    ("log_altitude", 1, "-", 20.0, "ln(1 + max(altitude, 0) / 1 m): resolves the last metres that a "
+                                   "normalized altitude of kilometres cannot"),
+    ("field_velocity_error", 3, "m/s", 1e4, "velocity minus the reward's velocity field at the observed "
+                                            "position (lunar_env/reward.py), East-North-Up"),
 )
 OBS_DIM = sum(field[1] for field in OBSERVATION_FIELDS)
 
@@ -103,6 +109,8 @@ OBS_ALTIMETER_RANGE = 16
 OBS_ALTIMETER_VALID = 17
 OBS_VELOCIMETER_VALID = 18
 OBS_POSITION_FIX_VALID = 19
+OBS_LOG_ALTITUDE = 20
+OBS_FIELD_ERROR = 21
 
 MIN_BEAM_VERTICAL = 0.05  # a beam this close to horizontal (|cos| of its angle to the vertical) gives no altitude
 
@@ -346,3 +354,14 @@ def write_true_observation(obs, x, flags, lander, sensors, terrain, i, altitude)
     obs[i, OBS_ALTIMETER_VALID] = 1.0
     obs[i, OBS_VELOCIMETER_VALID] = 1.0
     obs[i, OBS_POSITION_FIX_VALID] = 1.0
+
+
+@njit(cache=True)
+def write_guidance_cues(obs, lander, reward, i):
+    """Fill row i's guidance cues from the fields already written (so both modes agree)."""
+    obs[i, OBS_LOG_ALTITUDE] = np.log1p(max(float(obs[i, OBS_ALTITUDE]), 0.0))
+    fx, fy, fz = field_velocity(float(obs[i, OBS_POSITION]), float(obs[i, OBS_POSITION + 1]),
+                                float(obs[i, OBS_POSITION + 2]) - lander.touchdown_height, reward)
+    obs[i, OBS_FIELD_ERROR + 0] = obs[i, OBS_VELOCITY + 0] - fx
+    obs[i, OBS_FIELD_ERROR + 1] = obs[i, OBS_VELOCITY + 1] - fy
+    obs[i, OBS_FIELD_ERROR + 2] = obs[i, OBS_VELOCITY + 2] - fz

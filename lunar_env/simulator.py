@@ -37,21 +37,46 @@ from lunar_env.physics.state import (
 )
 from lunar_env.scenarios import get_scenario
 from lunar_env.sensors import OBS_DIM
-from lunar_env.terrain.heightmap import TerrainTile, flat_tile, stack_tiles
+from lunar_env.terrain.heightmap import TerrainArrays, TerrainTile, flat_tile, stack_tiles
 
 MODES = {"6dof": MODE_6DOF, "3dof": MODE_3DOF}
 OBSERVATION_MODES = ("sensors", "truth")
 MAX_SEED = 2**63 - 1
 
 
+_POOL_CACHE: dict = {}
+POOL_CACHE_SIZE = 4  # terrain pools kept per process (each tens of MB), so batches share them
+
+
 def build_terrain(scenario: Scenario, seed: int) -> list[TerrainTile]:
     """The terrain tiles of a scenario: flat ground unless the scenario names a terrain."""
+    return terrain_pool(scenario, seed)[0]
+
+
+def terrain_pool(scenario: Scenario, seed: int) -> tuple[list[TerrainTile], TerrainArrays]:
+    """The tiles of a scenario's terrain and their stacked arrays.
+
+    Pools are generated and stacked once per (terrain spec, seed) in a process, then shared by
+    every batch, so many environments of one scenario cost the memory of one pool.
+    """
     if scenario.terrain is None:
-        return [flat_tile()]
+        tiles = [flat_tile()]
+        return tiles, stack_tiles(tiles)
     make_pool = getattr(scenario.terrain, "make_pool", None)
     if make_pool is None:
         raise ValueError(f"Scenario.terrain must be None or a terrain spec with make_pool(seed), got {type(scenario.terrain).__name__}")
-    return list(make_pool(seed))
+    try:
+        key = (scenario.terrain, int(seed))
+        hash(key)
+    except TypeError:  # an unhashable spec: no sharing
+        tiles = list(make_pool(seed))
+        return tiles, stack_tiles(tiles)
+    if key not in _POOL_CACHE:
+        if len(_POOL_CACHE) >= POOL_CACHE_SIZE:
+            _POOL_CACHE.pop(next(iter(_POOL_CACHE)))
+        tiles = list(make_pool(seed))
+        _POOL_CACHE[key] = (tiles, stack_tiles(tiles))
+    return _POOL_CACHE[key]
 
 
 class LanderBatch:
@@ -96,10 +121,11 @@ class LanderBatch:
         self.sensors = sensor_params(self.scenario.sensors, self.scenario.control_rate_hz)
         self.faults = fault_params(self.scenario.faults, spec)
         self.reward = reward_params(self.scenario.reward)
-        tiles = terrain_tiles if terrain_tiles is not None else build_terrain(self.scenario, terrain_seed)
-        self.tiles = tiles
-        self.terrain = stack_tiles(tiles)
-        self.sites = np.array([t.site_xyz for t in tiles], dtype=np.float64)
+        if terrain_tiles is not None:
+            self.tiles, self.terrain = terrain_tiles, stack_tiles(terrain_tiles)
+        else:
+            self.tiles, self.terrain = terrain_pool(self.scenario, terrain_seed)
+        self.sites = np.array([t.site_xyz for t in self.tiles], dtype=np.float64)
 
         n = self.num_landers
         self.state = BatchState(n)

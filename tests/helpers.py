@@ -64,7 +64,7 @@ def throttle_action(batch: LanderBatch, fraction: float) -> np.ndarray:
 
 
 def vertical_thrust_action(batch: LanderBatch, thrust_n: float) -> np.ndarray:
-    """3-DOF action commanding ``thrust_n`` straight up."""
+    """3-DOF action commanding ``thrust_n`` straight up (the env maps up from [-1, 1] to [0, T_max])."""
     a = np.zeros((batch.num_landers, 3), dtype=np.float32)
-    a[:, 2] = thrust_n / batch.lander.max_axial_thrust
+    a[:, 2] = 2.0 * thrust_n / batch.lander.max_axial_thrust - 1.0
     return a

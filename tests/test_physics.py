@@ -30,7 +30,7 @@ def test_free_fall_matches_the_analytic_trajectory(mode):
     if mode == "6dof":
         action = engines_off_action(batch)
     else:  # the 3-DOF engine cannot go below minimum thrust: use a lander whose minimum is 0
-        action = np.zeros((1, 3), dtype=np.float32)
+        action = np.array([[0.0, 0.0, -1.0]], dtype=np.float32)
     for _ in range(300):
         batch.step(action)
     t = batch.state.time[0]
@@ -158,7 +158,8 @@ def test_three_dof_thrust_axis_slews_at_the_rate_limit():
     batch = make_batch("3dof", spec)
     set_state(batch, position=(0.0, 0.0, 3000.0))
     tilt = math.radians(30.0)
-    action = np.array([[math.sin(tilt), 0.0, math.cos(tilt)]], dtype=np.float32) * 0.6
+    thrust = np.array([math.sin(tilt), 0.0, math.cos(tilt)]) * 0.6  # fraction of T_max, ENU
+    action = np.array([[thrust[0], thrust[1], 2.0 * thrust[2] - 1.0]], dtype=np.float32)
     batch.step(action)
     q = batch.state.attitude[0]
     axis = rotate(q[0], q[1], q[2], q[3], 0.0, 0.0, 1.0)
@@ -177,7 +178,7 @@ def test_three_dof_thrust_magnitude_is_bounded_by_the_engines():
     set_state(batch, 1, position=(0.0, 0.0, 3000.0))
     mass = batch.state.mass.copy()
     v_before = batch.state.velocity[:, 2].copy()
-    batch.step(np.array([[0.0, 0.0, 1e-4], [0.0, 0.0, 1.0]], dtype=np.float32))
+    batch.step(np.array([[0.0, 0.0, -1.0 + 1e-4], [0.0, 0.0, 1.0]], dtype=np.float32))
     dv = batch.state.velocity[:, 2] - v_before
     # Mean acceleration over the step: thrust/m - g (mass change is tiny over 0.1 s).
     accel = dv / 0.1 + G

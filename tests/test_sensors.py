@@ -84,12 +84,13 @@ def plane_range(origin, direction, slope_east, slope_north, height=0.0):
 # ----------------------------------------------------------------------------- layout and truth
 
 
-def test_observation_layout_keeps_the_first_sixteen_fields_and_appends_four():
+def test_observation_layout_keeps_the_first_sixteen_fields_then_sensors_then_cues():
     names = [f[0] for f in OBSERVATION_FIELDS]
     assert names[:7] == ["position", "velocity", "attitude", "angular_rate", "altitude", "propellant_fraction", "time"]
-    assert names[7:] == ["altimeter_range", "altimeter_valid", "velocimeter_valid", "position_fix_valid"]
-    assert OBS_DIM == 20
-    assert [SL[n].start for n in names] == [0, 3, 6, 10, 13, 14, 15, 16, 17, 18, 19]
+    assert names[7:11] == ["altimeter_range", "altimeter_valid", "velocimeter_valid", "position_fix_valid"]
+    assert names[11:] == ["log_altitude", "field_velocity_error"]
+    assert OBS_DIM == 24
+    assert [SL[n].start for n in names] == [0, 3, 6, 10, 13, 14, 15, 16, 17, 18, 19, 20, 21]
 
 
 @pytest.mark.parametrize("mode", ["3dof", "6dof"])
@@ -313,7 +314,9 @@ def assert_same_until(trace_a, trace_b, k):
 FAULT_FLAGS = [S.FAULTS_ARMED, S.FAULTS_ACTIVE]
 ALTIMETER_FLAGS = [S.ALTIMETER_VALID, S.ALTITUDE_ACQUIRED, S.ALTIMETER_REJECTS]
 # What the altimeter feeds: the altitude estimate and the vertical position estimate.
-ALTIMETER_OBS = [SL["position"].start + 2, ALTITUDE, RANGE, ALT_VALID]
+# The guidance cues are functions of position, velocity and altitude: they change with them.
+CUE_OBS = list(range(SL["log_altitude"].start, OBS_DIM))
+ALTIMETER_OBS = [SL["position"].start + 2, ALTITUDE, RANGE, ALT_VALID] + CUE_OBS
 ALTIMETER_X = [S.NAV_POS_ERR_X + 2, S.NAV_ALTITUDE, S.ALTIMETER_RANGE, S.LAST_ALTIMETER_TIME]
 
 
@@ -357,7 +360,7 @@ def test_rim_jump_is_rejected_or_accepted_as_the_gate_decides(gate, reacquire, a
     faults = FaultSpec(altimeter_rim_jump=FaultOnset(1.0, "time", (2.05, 2.05)), rim_jump_m=(jump, jump))
     sensors = SensorSpec(altimeter_gate_m=gate, altimeter_reacquire_samples=reacquire, altimeter_dropout_probability=0.0)
     clean, rim, _ = with_and_without(faults, 100, sensors=sensors)
-    assert_same_except(clean, rim, obs_columns=ALTIMETER_OBS[:2], x_columns=ALTIMETER_X,
+    assert_same_except(clean, rim, obs_columns=ALTIMETER_OBS[:2] + CUE_OBS, x_columns=ALTIMETER_X,
                        flag_columns=[S.ALTIMETER_REJECTS] + FAULT_FLAGS)
     obs, x, flags = rim
     onset = 21
@@ -436,7 +439,7 @@ def test_denied_position_fixes_never_validate_and_change_only_the_position_estim
     denied = fly(batch_of(8, SensorSpec(trn_denied=True)), 50, seed=11)
     assert np.all(denied[0][:, :, FIX_VALID] == 0.0)
     assert np.all(fixed[0][:, :, FIX_VALID] == 1.0)
-    position = np.r_[SL["position"].start:SL["position"].stop, FIX_VALID]
+    position = np.r_[SL["position"].start:SL["position"].stop, FIX_VALID, CUE_OBS]
     assert_same_except(fixed, denied, obs_columns=position,
                        x_columns=np.r_[S.NAV_POS_ERR_X:S.NAV_POS_ERR_X + 3, S.LAST_FIX_TIME])
     assert not np.array_equal(fixed[0][:, :, SL["position"]], denied[0][:, :, SL["position"]])
@@ -528,7 +531,7 @@ def test_bad_sensor_and_fault_configuration_names_the_field(build, message):
 def test_scenarios_default_to_no_faults():
     assert not get_scenario("nominal").faults.any_possible
     assert get_scenario("altimeter_rim_jump").sensors.altimeter_reacquire_samples == 0
-    assert get_scenario("shadowed_site").sensors.trn_denied
+    assert get_scenario("shadowed_site").terrain.site_lighting == "shadowed"
     flat = LanderBatch("nominal", 2, terrain_tiles=[flat_tile()])
     flat.reset(seed=0)
     assert np.all(flat.state.armed_faults == 0)

@@ -79,7 +79,7 @@ def clone_actor(model, normalized_obs: np.ndarray, actions: np.ndarray, config: 
             optimizer.zero_grad()
             loss.backward()
             optimizer.step()
-            total += float(loss) * len(index)
+            total += float(loss.detach()) * len(index)
             count += len(index)
         loss_value = total / count
     return loss_value

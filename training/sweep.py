@@ -476,6 +476,8 @@ def run_sweep(sweep: SweepSpec, out_dir: str | Path, address: str | None = None,
     from lunar_env.benchmark.report import write_atomic
 
     init_ray(address, feature="lunar sweep")
+    # Tune's console output (a status box per trial) is replaced by the lines of _report_printer.
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
     import yaml
     from ray import tune
     from ray.tune.schedulers import ASHAScheduler

@@ -56,6 +56,8 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, feature: s
     if ray.is_initialized():
         return ray
     quiet = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
+    if address:
+        check_reachable(address)
     try:
         if address:
             ray.init(address=address, **quiet)
@@ -65,6 +67,27 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, feature: s
         raise ValueError(f"cannot connect to the Ray cluster at {address!r} ({err}); start it with "
                          "`ray start --head` and pass the address it prints") from None
     return ray
+
+
+CONNECT_TIMEOUT_S = 5.0  # a cluster address that does not answer within this is reported at once
+
+
+def check_reachable(address: str) -> None:
+    """Fail fast, with a clear message, when ``host:port`` does not accept connections (Ray itself
+    retries an unreachable head for minutes). ``auto`` and ``ray://`` addresses are left to Ray."""
+    import socket
+
+    if address == "auto" or "://" in address:
+        return
+    host, sep, port = address.rpartition(":")
+    if not sep or not host or not port.isdigit():
+        raise ValueError(f"--address must be HOST:PORT (the head's GCS address, port 6379 by default), 'auto' or "
+                         f"ray://HOST:PORT, got {address!r}")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
+    except OSError as err:
+        raise ValueError(f"cannot reach the Ray cluster at {address} ({err}); start its head with `ray start --head` "
+                         "and pass the address it prints") from None
 
 
 def portable_spec(policy_spec: PolicySpec) -> PolicySpec:

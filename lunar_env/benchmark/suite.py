@@ -13,15 +13,15 @@ from typing import Callable
 
 import numpy as np
 
-from lunar_env.scenarios import SCENARIOS
+from lunar_env.scenarios import FAULT_SCENARIOS, SCENARIOS
 from lunar_env.simulator import LanderBatch
 
 DEFAULT_SHARD_SIZE = 4096  # landers flown by one batch; does not change any result
 
 # The scenario lists of each suite. "all" is every scenario of the other suites.
 SUITE_SCENARIOS: dict[str, tuple[str, ...]] = {
-    "nominal": ("nominal",),
-    "faults": (),
+    "nominal": ("nominal", "shadowed_site", "rim_crossing", "steep_massif"),
+    "faults": FAULT_SCENARIOS,
 }
 
 
