@@ -41,7 +41,7 @@ def cmd_throughput(args: argparse.Namespace) -> int:
 
     print(f"measuring {args.seconds:g} s per configuration ...")
     report = throughput.run(sizes=tuple(args.sizes), seconds=args.seconds, modes=tuple(args.modes),
-                            compile_time=not args.no_compile_time)
+                            compile_time=not args.no_compile_time, scenarios=tuple(args.scenarios))
     table = throughput.format_markdown(report)
     print()
     print(table)
@@ -113,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--sizes", type=int, nargs="+", default=[1, 64, 1024, 4096], help="batch sizes to measure")
     p.add_argument("--modes", nargs="+", default=["6dof", "3dof"], choices=["6dof", "3dof"])
     p.add_argument("--seconds", type=float, default=3.0, help="measuring time per configuration")
+    p.add_argument("--scenarios", nargs="+", default=["nominal_flat", "nominal"],
+                   help="scenarios to measure (flat ground, and the south-pole terrain with every sensor)")
     p.add_argument("--no-compile-time", action="store_true", help="skip measuring numba's first-call compile time")
     p.add_argument("--json", help="write the full report as JSON to this path")
     p.add_argument("--markdown", help="write the table as Markdown to this path")

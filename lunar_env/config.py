@@ -369,11 +369,13 @@ class RewardSpec:
     success_bonus: float = 10.0
     crash_penalty: float = 10.0
     crash_penalty_per_mps: float = 1.0
+    time_limit_penalty: float = 10.0
 
     def __post_init__(self) -> None:
         owner = "RewardSpec"
         for name in ("distance_weight", "velocity_weight", "propellant_weight", "attitude_penalty_per_rad_s",
-                     "glide_slope_penalty_per_m_s", "success_bonus", "crash_penalty", "crash_penalty_per_mps"):
+                     "glide_slope_penalty_per_m_s", "success_bonus", "crash_penalty", "crash_penalty_per_mps",
+                     "time_limit_penalty"):
             check_range(owner, name, getattr(self, name), 0.0, 1e6)
         check_range(owner, "velocity_tracking_weight_per_s", self.velocity_tracking_weight_per_s, 0.0, 1e6)
         for name in ("distance_scale_m", "velocity_scale_mps", "velocity_field_time_constant_s", "velocity_field_max_speed_mps",

@@ -15,7 +15,9 @@ r_td = (0, 0, touchdown height) the centre of mass of a lander standing on the t
     terminal    = +bonus                                        on a landing on target
                   -(crash_penalty + per_mps * impact speed)     on any crash, leaving the
                                                                  region or running dry
-                  0                                              off-target landing, time limit
+                  -time_limit_penalty                            when the clock runs out (hovering
+                                                                 until the time limit is no escape)
+                  0                                              off-target landing
 
 Phi is not zeroed at the terminal state: the shaping sums to Phi(s_T) - Phi(s_0), so ending
 an episode early far from the target earns nothing (a terminal Phi of zero would pay a lander
@@ -81,6 +83,8 @@ def step_reward(x, flags, lander, reward, i, propellant_burned, dt):
     outcome = flags[i, OUTCOME]
     if outcome == outcomes.LANDED:
         r += reward.success_bonus
-    elif outcome != outcomes.IN_FLIGHT and outcome != outcomes.LANDED_OFF_TARGET and outcome != outcomes.TIME_LIMIT:
+    elif outcome == outcomes.TIME_LIMIT:
+        r -= reward.time_limit_penalty
+    elif outcome != outcomes.IN_FLIGHT and outcome != outcomes.LANDED_OFF_TARGET:
         r -= reward.crash_penalty + reward.crash_penalty_per_mps * x[i, TD_IMPACT_SPEED]
     return r

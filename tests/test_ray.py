@@ -17,12 +17,12 @@ ray = pytest.importorskip("ray")
 from agents.model_folder import read_metadata  # noqa: E402
 from agents.policy import Policy  # noqa: E402
 from agents.zem_zev import ZemZevGuidance  # noqa: E402
-from lunar_env.benchmark.ray_backend import fly_scenario_ray, merge_shards, shard_ranges  # noqa: E402
+from lunar_env.benchmark.ray_backend import check_reachable, fly_scenario_ray, merge_shards, shard_ranges  # noqa: E402
 from lunar_env.benchmark.suite import fly_scenario  # noqa: E402
 from lunar_env.cli import main  # noqa: E402
 from lunar_env.simulator import LanderBatch  # noqa: E402
 from training.config import load_config  # noqa: E402
-from training.multi_seed import parse_seeds, run_seeds  # noqa: E402
+from training.multi_seed import parse_seeds, run_seeds, train_seed  # noqa: E402
 from training.sweep import load_sweep, run_sweep, score, sweep_from_dict  # noqa: E402
 
 # A tiny training config: few landers, short rollouts, a small net, the short hover_start scenario.
@@ -150,6 +150,16 @@ def test_example_sweep_file_is_valid():
     assert config.total_timesteps % sweep.chunk_steps(config) == 0
 
 
+def test_first_report_covers_a_warm_starts_critic_warmup(tmp_path):
+    data = sweep_data(tmp_path, base_config="warm.yaml")
+    (tmp_path / "warm.yaml").write_text(yaml.safe_dump({**TINY_CONFIG, "pretrain": {"critic_warmup_steps": 1100}}))
+    sweep = sweep_from_dict(data, tmp_path)
+    config = sweep.trial_config({})
+    assert sweep.chunk_steps(config) == 512  # num_envs 16 * n_steps 32
+    assert sweep.first_report_steps(config) == 1536  # 1100 steps of warm-up, in whole chunks
+    assert config.total_timesteps == 1536  # the budget grows to hold the first report
+
+
 def test_missing_ray_gives_a_clear_message(monkeypatch, capsys, tmp_path, tiny_config_path):
     monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
     hint = r'pip install "lunar-env\[ray\]"'
@@ -166,11 +176,43 @@ def test_missing_ray_gives_a_clear_message(monkeypatch, capsys, tmp_path, tiny_c
     assert not (tmp_path / "seeds").exists() and not (tmp_path / "sweep").exists()
 
 
+def test_an_unreachable_cluster_address_is_reported_at_once():
+    import socket
+
+    with socket.socket() as s:  # a port nobody listens on once this socket is closed
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    with pytest.raises(ValueError, match=f"cannot reach the Ray cluster at 127.0.0.1:{port}"):
+        check_reachable(f"127.0.0.1:{port}")
+    with pytest.raises(ValueError, match="HOST:PORT"):
+        check_reachable("headnode")
+    check_reachable("auto")  # left to Ray
+
+
 def test_importing_the_package_does_not_import_ray():
     code = ("import sys, lunar_env, lunar_env.cli, lunar_env.benchmark.ray_backend, training.multi_seed, training.sweep, "
             "training.sweep_cli; lunar_env.cli.build_parser(); print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_a_rerun_seed_continues_its_checkpoint_and_a_finished_one_is_not_retrained(tmp_path, tiny_config_path):
+    import dataclasses
+
+    # Evaluations only where a training call ends (the interval lies beyond the budget).
+    config = dataclasses.replace(load_config(tiny_config_path), eval_every_steps=10**6)
+    run_dir = tmp_path / "seed_3"
+
+    def steps_logged():
+        return [json.loads(line)["steps"] for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
+
+    train_seed(dataclasses.replace(config, total_timesteps=512), run_dir, bench_episodes=4)  # the lost attempt
+    assert steps_logged() == [512]
+    row = train_seed(config, run_dir, bench_episodes=4)  # the rerun goes on from step 512
+    assert steps_logged() == [512, 1024] and row["seed"] == 3 and row["episodes"] == 4
+    again = train_seed(config, run_dir, bench_episodes=4)  # complete: only the benchmark runs
+    assert steps_logged() == [512, 1024]
+    assert {k: v for k, v in again.items() if k != "wall_time_s"} == {k: v for k, v in row.items() if k != "wall_time_s"}
 
 
 # ----------------------------------------------------------------------------- on a local Ray of 2 CPUs
@@ -189,7 +231,8 @@ def test_bench_command_ray_backend_writes_the_same_report(local_ray, tmp_path):
     reports = {}
     for backend in ("local", "ray"):
         out = tmp_path / backend
-        assert main(["bench", "--policy", "zemzev", "--episodes", "40", "--seed", "2", "--optimum-samples", "0",
+        assert main(["bench", "--policy", "zemzev", "--scenario", "nominal", "--episodes", "40", "--seed", "2",
+                     "--optimum-samples", "0",
                      "--out", str(out), "--no-plots", "--quiet", "--backend", backend]) == 0
         reports[backend] = json.loads((out / "bench.json").read_text())
         reports[backend].pop("timing")

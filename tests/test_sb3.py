@@ -36,3 +36,20 @@ def test_ppo_trains_a_few_thousand_steps_on_the_adapter():
     assert model.num_timesteps >= 4096
     action, _ = model.predict(env.reset(), deterministic=True)
     assert action.shape == (32, 3) and np.all(np.isfinite(action))
+
+
+def test_time_limit_is_terminal_unless_bootstrapping_is_asked_for():
+    import dataclasses
+
+    from lunar_env.scenarios import get_scenario
+
+    short = dataclasses.replace(get_scenario("hover_start"), time_limit_s=0.5)
+    for bootstrap in (False, True):
+        env = SouthPoleSB3VecEnv(2, scenario=short, mode="3dof", seed=0, bootstrap_time_limit=bootstrap)
+        env.reset()
+        hover = np.tile(np.array([0.0, 0.0, 0.0], np.float32), (2, 1))
+        for _ in range(short.max_steps):
+            _, _, done, infos = env.step(hover)
+        assert done.all()
+        assert all(info["outcome_name"] == "time_limit" for info in infos)
+        assert all(info["TimeLimit.truncated"] is bootstrap for info in infos)

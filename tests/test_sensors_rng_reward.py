@@ -141,3 +141,21 @@ def test_terrain_queries_on_a_tilted_plane():
     s = (5 + 0.2 * o[0] - 0.1 * o[1] - o[2]) / (d[2] - 0.2 * d[0] + 0.1 * d[1])
     assert terrain_raycast(tiles, 0, *o, *d, 1000.0) == pytest.approx(s, abs=1e-5)
     assert terrain_raycast(tiles, 0, *o, *d, s - 1.0) == -1.0  # out of range
+
+
+def test_running_out_the_clock_costs_the_time_limit_penalty():
+    import dataclasses
+
+    spec = lander()
+    last = []
+    for penalty in (0.0, 7.0):
+        sc = dataclasses.replace(scenario(spec, reward=RewardSpec(time_limit_penalty=penalty)), time_limit_s=1.0)
+        batch = LanderBatch(sc, 1, mode="3dof", observation_mode="truth")
+        batch.reset(seed=0)
+        set_state(batch, position=(0.0, 0.0, 1000.0), velocity=(0.0, 0.0, 0.0))
+        hover = np.array([[0.0, 0.0, 2.0 * batch.state.mass[0] * 1.62 / spec.max_axial_thrust_n - 1.0]], np.float32)
+        for _ in range(sc.max_steps):
+            _, rewards, terminated, truncated = batch.step(hover)
+        assert truncated[0] and not terminated[0]
+        last.append(rewards[0])
+    assert last[0] - last[1] == pytest.approx(7.0, abs=1e-9)

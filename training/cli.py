@@ -19,6 +19,8 @@ def add_train_command(sub) -> None:
     p.add_argument("--learning-rate", type=float, help="override ppo.learning_rate")
     p.add_argument("--scenario", help="override scenario")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from training.multi_seed import DEFAULT_BENCH_EPISODES, DEFAULT_BENCH_SEED
+
     seeds = p.add_argument_group("several seeds", "train the config once per seed, in <run-dir>/seed_<k>, and "
                                  "summarize the spread (<run-dir>/seeds_summary.md and .json); docs/scaling.md")
     seeds.add_argument("--seeds", help="seeds to train: 3 (seed 3), 0-9 (seeds 0 to 9), 0,2,5, or a mix like 0-3,7")
@@ -28,9 +30,10 @@ def add_train_command(sub) -> None:
     seeds.add_argument("--address", help="with --backend ray: a running Ray cluster (default: a local instance)")
     seeds.add_argument("--cpus-per-seed", type=int, default=1,
                        help="CPUs each Ray task reserves; torch and numba use as many threads (default 1)")
-    seeds.add_argument("--bench-episodes", type=int, default=500,
-                       help="episodes of the held-out benchmark of each seed's best model (default 500)")
-    seeds.add_argument("--bench-seed", type=int, default=0, help="seed of that benchmark (default 0)")
+    seeds.add_argument("--bench-episodes", type=int, default=DEFAULT_BENCH_EPISODES,
+                       help=f"episodes of the held-out benchmark of each seed's best model (default {DEFAULT_BENCH_EPISODES})")
+    seeds.add_argument("--bench-seed", type=int, default=DEFAULT_BENCH_SEED,
+                       help=f"seed of that benchmark (default {DEFAULT_BENCH_SEED})")
     p.set_defaults(func=cmd_train)
 
 

@@ -66,7 +66,7 @@ def seed_run_dir(base_dir: str | Path, seed: int) -> Path:
     return Path(base_dir) / f"seed_{seed}"
 
 
-def _checkpoint_steps(run_dir: Path) -> int | None:
+def checkpoint_steps(run_dir: Path) -> int | None:
     """Steps of the run folder's checkpoint, or None when it has none."""
     from training.train import CHECKPOINT, STATE_FILE
 
@@ -115,7 +115,7 @@ def train_seed(config: TrainConfig, run_dir: str | Path, bench_episodes: int = D
 
     run_dir = Path(run_dir)
     started = time.perf_counter()
-    steps = _checkpoint_steps(run_dir)
+    steps = checkpoint_steps(run_dir)
     if steps is None:
         # A run folder without a checkpoint holds at most the log of a lost attempt: start over.
         (run_dir / "evaluations.jsonl").unlink(missing_ok=True)
@@ -237,7 +237,7 @@ def run_seeds(config: TrainConfig, seeds: tuple[int, ...] | list[int], base_dir:
     base_dir = Path(base_dir).resolve()  # Ray workers may run in another folder
     configs = [dataclasses.replace(config, seed=k, name=f"{config.name}_seed{k}") for k in seeds]
     if not resume:
-        taken = [str(seed_run_dir(base_dir, k)) for k in seeds if _checkpoint_steps(seed_run_dir(base_dir, k)) is not None]
+        taken = [str(seed_run_dir(base_dir, k)) for k in seeds if checkpoint_steps(seed_run_dir(base_dir, k)) is not None]
         if taken:
             raise ValueError(f"{', '.join(taken)} already hold(s) a run; pass --resume to continue or choose another "
                              "--run-dir")

@@ -3,8 +3,14 @@
 It lives here rather than in lunar_env because subclassing SB3's VecEnv imports torch, and the
 environment library must stay free of torch. Conventions are SB3's: on episode end the
 observation returned is the next episode's first one, the last one is in
-``infos[i]["terminal_observation"]``, ``infos[i]["TimeLimit.truncated"]`` marks time limits,
-and ``infos[i]["episode"]`` carries the return and length (as VecMonitor would add).
+``infos[i]["terminal_observation"]``, and ``infos[i]["episode"]`` carries the return and length
+(as VecMonitor would add).
+
+Time limits: the episode clock is part of the observation, so running out of time is part of
+the task, not an artificial cut; by default the adapter reports it as a terminal state
+(``TimeLimit.truncated`` False) and PPO does not bootstrap a value there. Bootstrapping would
+let a policy that hovers until the clock runs out borrow the value of the landings it never
+makes. ``bootstrap_time_limit=True`` restores SB3's usual truncation handling.
 """
 
 from __future__ import annotations
@@ -24,12 +30,13 @@ class SouthPoleSB3VecEnv(VecEnv):
     """``num_envs`` landers as an SB3 VecEnv. Arguments as :class:`lunar_env.simulator.LanderBatch`."""
 
     def __init__(self, num_envs: int, scenario="nominal", mode: str = "3dof", observation_mode: str = "sensors",
-                 lander=None, terrain_seed: int = 0, seed: int | None = None):
+                 lander=None, terrain_seed: int = 0, seed: int | None = None, bootstrap_time_limit: bool = False):
         self.batch = LanderBatch(scenario, num_envs, mode=mode, observation_mode=observation_mode, lander=lander,
                                  terrain_seed=terrain_seed)
         self.render_mode = None
         super().__init__(num_envs, observation_space(), action_space(self.batch.act_dim))
         self._base_seed = seed
+        self.bootstrap_time_limit = bool(bootstrap_time_limit)
         self._actions: np.ndarray | None = None
         self._episode_return = np.zeros(num_envs)
         self._episode_length = np.zeros(num_envs, dtype=np.int64)
@@ -67,7 +74,7 @@ class SouthPoleSB3VecEnv(VecEnv):
             for row, i in enumerate(index):
                 info = infos[i]
                 info["terminal_observation"] = obs[i].copy()
-                info["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i])
+                info["TimeLimit.truncated"] = bool(truncated[i] and not terminated[i]) and self.bootstrap_time_limit
                 info["episode"] = {"r": float(self._episode_return[i]), "l": int(self._episode_length[i]), "t": elapsed}
                 for key, values in metrics.items():
                     info[key] = values[row].item()

@@ -8,7 +8,8 @@ field>``, or a top-level key such as ``num_envs``), the number of trials, a per-
 the ASHA settings.
 
 Each trial trains with the project's own pipeline (:func:`training.train.train`) in chunks of
-``report_every_steps``: after each chunk the run is checkpointed and evaluated on
+``report_every_steps`` (the first chunk covers a warm start's whole critic warm-up, which a
+resumed run would cut short): after each chunk the run is checkpointed and evaluated on
 ``eval_episodes`` episodes (stream ``EVAL_SEED_OFFSET + seed``, the same for every trial), and the
 evaluation is reported to Tune, whose ASHA scheduler stops the trials that trail at each rung.
 The next chunk resumes the checkpoint. A trial whose worker dies is restarted by Tune
@@ -232,9 +233,16 @@ class SweepSpec:
         return math.ceil(self.report_every_steps / rollout) * rollout
 
     def total_steps(self, config: TrainConfig) -> int:
-        """The per-trial budget rounded up to whole chunks."""
+        """The per-trial budget rounded up to whole chunks (and at least the first chunk)."""
         chunk = self.chunk_steps(config)
-        return math.ceil(self.total_timesteps / chunk) * chunk
+        return max(math.ceil(self.total_timesteps / chunk) * chunk, self.first_report_steps(config))
+
+    def first_report_steps(self, config: TrainConfig) -> int:
+        """Where the first chunk ends: one chunk, or with a behavior-cloning warm start the whole
+        critic warm-up (whole chunks), because a resumed run does not freeze the actor again."""
+        chunk = self.chunk_steps(config)
+        warmup = config.pretrain.critic_warmup_steps if config.pretrain is not None else 0
+        return max(1, math.ceil(warmup / chunk)) * chunk
 
     def param_space(self) -> dict:
         return {p.key: p.to_tune() for p in self.search_space}
@@ -345,18 +353,18 @@ def run_trial(params: dict[str, Any], sweep: SweepSpec, trials_dir: str) -> None
     import numba
     from ray import tune
 
-    from training.multi_seed import _checkpoint_steps
+    from training.multi_seed import checkpoint_steps
     from training.train import train
 
     config = sweep.trial_config(params)
     numba.set_num_threads(max(1, min(sweep.cpus_per_trial, numba.config.NUMBA_NUM_THREADS)))
     run_dir = Path(trials_dir) / tune.get_context().get_trial_id()
-    steps = _checkpoint_steps(run_dir) or 0
+    steps = checkpoint_steps(run_dir) or 0
     if steps == 0:
         (run_dir / "evaluations.jsonl").unlink(missing_ok=True)  # the log of a lost attempt
     chunk = sweep.chunk_steps(config)
     while steps < config.total_timesteps:
-        target = min(steps + chunk, config.total_timesteps)
+        target = min(max(steps + chunk, sweep.first_report_steps(config)), config.total_timesteps)
         train(dataclasses.replace(config, total_timesteps=target), run_dir, resume=steps > 0, progress=False)
         last = read_evaluations(run_dir)[-1]
         steps = int(last["steps"])
@@ -404,11 +412,15 @@ class TrialRow:
 
 
 def _trial_row(result, sweep: SweepSpec, trials_dir: Path) -> TrialRow:
-    trial_id = os.path.basename(str(result.path))  # named by _trial_dirname
+    trial_id = os.path.basename(str(result.path)) if result.path else "?"  # named by _trial_dirname
     params = {p.key: result.config.get(p.key) for p in sweep.search_space}
     run_dir = trials_dir / trial_id
-    config = sweep.trial_config(params)
-    reports = [evaluation_metrics(e, config) for e in read_evaluations(run_dir)]
+    try:
+        config = sweep.trial_config(params)
+    except (TypeError, ValueError):  # a combination of values no training config accepts
+        return TrialRow(trial_id, params, "error: invalid config", 0, None, None, None, None, str(run_dir))
+    # The evaluation of a warm-started policy before any PPO step (step 0) is not the trial's doing.
+    reports = [evaluation_metrics(e, config) for e in read_evaluations(run_dir) if e["steps"] > 0]
     best = max(reports, key=lambda r: (r[sweep.metric], r["score"]), default=None)
     steps = reports[-1]["timesteps"] if reports else 0
     if result.error is not None:

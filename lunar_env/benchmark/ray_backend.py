@@ -32,6 +32,7 @@ RAY_EXTRA_HINT = 'pip install "lunar-env[ray]"'
 DEFAULT_MAX_RETRIES = 3  # reruns of a shard whose worker died before the run gives up
 SHARDS_PER_CPU = 4  # automatic sharding: several shards per CPU, so one slow or rerun shard delays little
 MIN_AUTO_SHARD_SIZE = 256  # automatic sharding never goes below this (per-step Python overhead)
+CONNECT_TIMEOUT_S = 5.0  # s; a cluster address that does not answer within this is reported at once
 
 # A policy spec: a name or path that agents.registry.load_policy resolves, or a picklable
 # function batch -> Policy for policies that are not in the registry.
@@ -48,13 +49,15 @@ def require_ray(feature: str = "the Ray backend"):
 
 
 def init_ray(address: str | None = None, num_cpus: int | None = None, feature: str = "the Ray backend"):
-    """Connect to the Ray cluster at ``address``, or start a local instance with ``num_cpus``
-    CPUs (default: all of the machine's cores). A Ray instance this process already runs is
-    reused as it is. Returns the ``ray`` module; the instance stays up for later calls
-    (``ray.shutdown()`` ends it, and so does the end of the process)."""
+    """Connect to the Ray cluster at ``address`` (None: the ``RAY_ADDRESS`` environment variable,
+    as Ray reads it), or start a local instance with ``num_cpus`` CPUs (default: all of the
+    machine's cores). A Ray instance this process already runs is reused as it is. Returns the
+    ``ray`` module; the instance stays up for later calls (``ray.shutdown()`` ends it, and so
+    does the end of the process)."""
     ray = require_ray(feature)
     if ray.is_initialized():
         return ray
+    address = address or os.environ.get("RAY_ADDRESS") or None
     quiet = dict(logging_level=logging.ERROR, log_to_driver=False, configure_logging=True)
     if address:
         check_reachable(address)
@@ -62,27 +65,26 @@ def init_ray(address: str | None = None, num_cpus: int | None = None, feature: s
         if address:
             ray.init(address=address, **quiet)
         else:
-            ray.init(num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **quiet)
+            # "local": a new instance, even when `ray start` left a cluster record on this machine
+            ray.init(address="local", num_cpus=num_cpus or os.cpu_count() or 1, include_dashboard=False, **quiet)
     except ConnectionError as err:
-        raise ValueError(f"cannot connect to the Ray cluster at {address!r} ({err}); start it with "
-                         "`ray start --head` and pass the address it prints") from None
+        raise ValueError(f"cannot connect to the Ray cluster at {address!r} ({err}). Is it running (`ray start "
+                         "--head` prints its address)? A cluster with token authentication also needs "
+                         "RAY_AUTH_MODE=token and its token here (docs/scaling.md)") from None
     return ray
-
-
-CONNECT_TIMEOUT_S = 5.0  # a cluster address that does not answer within this is reported at once
 
 
 def check_reachable(address: str) -> None:
     """Fail fast, with a clear message, when ``host:port`` does not accept connections (Ray itself
-    retries an unreachable head for minutes). ``auto`` and ``ray://`` addresses are left to Ray."""
+    retries an unreachable head for minutes). ``auto`` and URL-style addresses are left to Ray."""
     import socket
 
     if address == "auto" or "://" in address:
         return
     host, sep, port = address.rpartition(":")
     if not sep or not host or not port.isdigit():
-        raise ValueError(f"--address must be HOST:PORT (the head's GCS address, port 6379 by default), 'auto' or "
-                         f"ray://HOST:PORT, got {address!r}")
+        raise ValueError(f"--address must be HOST:PORT (the head's address, port 6379 by default) or 'auto', "
+                         f"got {address!r}")
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as err:

@@ -43,13 +43,13 @@ def _time_loop(step, num_envs: int, seconds: float) -> tuple[float, float]:
             return steps / elapsed, elapsed
 
 
-def measure_native(env_id: str, num_envs: int, seconds: float, seed: int = 0) -> Measurement:
+def measure_native(env_id: str, num_envs: int, seconds: float, seed: int = 0, scenario: str = "nominal") -> Measurement:
     """Steps/s of the native VectorEnv (Gymnasium API, next-step autoreset, copies on)."""
     import gymnasium as gym
 
     import lunar_env  # noqa: F401  (registers the ids)
 
-    env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+    env = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", scenario=scenario)
     env.reset(seed=seed)
     rng = np.random.default_rng(seed)
     pool = rng.uniform(-1.0, 1.0, (ACTION_POOL, *env.action_space.shape)).astype(np.float32)
@@ -62,7 +62,7 @@ def measure_native(env_id: str, num_envs: int, seconds: float, seed: int = 0) ->
     step()  # compile or load the kernels before timing
     rate, elapsed = _time_loop(step, num_envs, seconds)
     env.close()
-    return Measurement(f"{env_id} (native batch)", num_envs, rate, elapsed)
+    return Measurement(f"{env_id} {scenario} (native batch)", num_envs, rate, elapsed)
 
 
 def measure_gymnasium_lunar_lander(seconds: float, seed: int = 0) -> Measurement | None:
@@ -131,7 +131,7 @@ def measure_compile_time() -> dict[str, float]:
 
 
 def run(sizes=(1, 64, 1024, 4096), seconds: float = 3.0, modes=("6dof", "3dof"), compile_time: bool = True,
-        progress=print) -> dict:
+        progress=print, scenarios=("nominal_flat", "nominal")) -> dict:
     """Measure everything and return a JSON-ready dict (see ``format_markdown``)."""
     env_ids = {"6dof": "lunar_env/SouthPole-v0", "3dof": "lunar_env/SouthPole3DoF-v0"}
     results: list[Measurement] = []
@@ -142,10 +142,11 @@ def run(sizes=(1, 64, 1024, 4096), seconds: float = 3.0, modes=("6dof", "3dof"),
             progress(f"  {m.name}: {m.steps_per_second:,.0f} steps/s")
             references.append(m)
     for mode in modes:
-        for n in sizes:
-            m = measure_native(env_ids[mode], n, seconds)
-            progress(f"  {m.name} n={n}: {m.steps_per_second:,.0f} steps/s")
-            results.append(m)
+        for scenario in scenarios:
+            for n in sizes:
+                m = measure_native(env_ids[mode], n, seconds, scenario=scenario)
+                progress(f"  {m.name} n={n}: {m.steps_per_second:,.0f} steps/s")
+                results.append(m)
     report = {
         "schema": "lunar_env.throughput/1",
         "machine": {"cpus": os.cpu_count(), "python": sys.version.split()[0], "numba_threads": _numba_threads()},

@@ -155,6 +155,7 @@ class RewardParams(NamedTuple):
     success_bonus: float
     crash_penalty: float
     crash_penalty_per_mps: float
+    time_limit_penalty: float
 
 
 def _feet_by_angle(feet: tuple) -> np.ndarray:
@@ -326,4 +327,5 @@ def reward_params(spec: RewardSpec) -> RewardParams:
         success_bonus=float(spec.success_bonus),
         crash_penalty=float(spec.crash_penalty),
         crash_penalty_per_mps=float(spec.crash_penalty_per_mps),
+        time_limit_penalty=float(spec.time_limit_penalty),
     )

@@ -1,0 +1,119 @@
+"""Turn a training run into a shipped model folder with its benchmark results, exports and card.
+
+    python -m training.ship runs/ppo_southpole_3dof models/ppo_southpole_3dof [--episodes 1000]
+
+Copies the run's best model folder, flies the nominal and fault suites with `lunar bench`
+(seed 0, which training never uses), exports ONNX, C and int8 C with test vectors, and writes
+MODEL_CARD.md from the run's evaluations and the benchmark reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import sys
+from pathlib import Path
+
+from agents.model_folder import CONFIG_FILE, METADATA_FILE, MODEL_FILE, NORMALIZATION_FILE, read_metadata
+from lunar_env.benchmark.bench_command import run_bench
+from lunar_env.benchmark.report import markdown_table, write_atomic
+from lunar_env.benchmark.suite import suite_scenarios
+
+BENCH_SEED = 0
+SUCCESS_GOAL = 0.95
+
+
+def ship(run_dir: Path, model_dir: Path, episodes: int, optimum_samples: int) -> Path:
+    best = run_dir / "best"
+    meta = read_metadata(best)
+    model_dir.mkdir(parents=True, exist_ok=True)
+    for name in (MODEL_FILE, NORMALIZATION_FILE, METADATA_FILE, CONFIG_FILE):
+        shutil.copy2(best / name, model_dir / name)
+    evaluations = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
+    reports = {}
+    for suite in ("nominal", "faults"):
+        report, _ = run_bench(str(model_dir), suite_scenarios(suite), episodes, BENCH_SEED, meta["mode"],
+                              optimum_samples=optimum_samples if suite == "nominal" else 0, suite_label=suite)
+        write_atomic(model_dir / "bench" / f"{suite}.json", json.dumps(report, indent=2) + "\n")
+        write_atomic(model_dir / "bench" / f"{suite}.md", markdown_table(report))
+        reports[suite] = report
+
+    from agents.export.cli import export_model
+
+    export_model(model_dir, model_dir / "export", formats=("onnx", "c", "c-int8"))
+    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, evaluations, reports, episodes))
+    return model_dir
+
+
+def model_card(name: str, meta: dict, evaluations: list[dict], reports: dict, episodes: int) -> str:
+    reached = next((e for e in evaluations if e["success_rate"] >= SUCCESS_GOAL), None)
+    nominal = next(s for s in reports["nominal"]["scenarios"] if s["scenario"] == "nominal")
+    ratio = nominal["propellant_ratio_to_optimum"]
+    lines = [
+        f"# {name}",
+        "",
+        f"A PPO policy for `{meta['env_id']}` ({meta['mode']}), trained on the `{meta['scenario']}` scenario with "
+        f"`{meta['observation_mode']}` observations. Actor: MLP {meta['net_arch']} ({meta['activation']}); "
+        f"observations normalized with the statistics in `{NORMALIZATION_FILE}`.",
+        "",
+        "## Training",
+        "",
+        f"- Config: `{CONFIG_FILE}` (reproduce with `lunar train --config {CONFIG_FILE}`).",
+        f"- Steps at the kept (best) evaluation: {meta.get('trained_steps', 'n/a'):,}; wall time to it: "
+        f"{meta.get('training_wall_time_s', float('nan')) / 60:.1f} min, including the behavior-cloning warm start.",
+        f"- First evaluation at >= {SUCCESS_GOAL:.0%} landed: "
+        + (f"{reached['wall_time_s'] / 60:.1f} min ({reached['steps']:,} PPO steps)." if reached else "not reached."),
+        f"- Hardware: {os.cpu_count()} CPU cores ({platform.machine()}), no GPU; Python {platform.python_version()}.",
+        "- Evaluations during training (held-out seeds, 500 episodes each):",
+        "",
+        "| PPO steps | wall time (min) | landed | propellant (kg) |",
+        "|---|---|---|---|",
+    ]
+    for e in evaluations:
+        propellant = "-" if e["propellant_kg"] is None else f"{e['propellant_kg']:.1f}"
+        lines.append(f"| {e['steps']:,} | {e['wall_time_s'] / 60:.1f} | {100 * e['success_rate']:.1f}% | {propellant} |")
+    lines += [
+        "",
+        f"## Benchmark (`lunar bench --policy models/{name} --suite nominal|faults --episodes {episodes} --seed {BENCH_SEED}`)",
+        "",
+        "Seed 0 episodes are never used in training (training draws from streams 1,000,000 and up).",
+        "",
+        "### Nominal suite",
+        "",
+        markdown_table(reports["nominal"]),
+        "### Fault suite",
+        "",
+        markdown_table(reports["faults"]),
+        "## Goals",
+        "",
+        f"- Landed on the nominal scenario: {100 * nominal['success_rate']:.1f}% "
+        f"(95% CI {100 * nominal['success_ci95'][0]:.1f}-{100 * nominal['success_ci95'][1]:.1f}%).",
+        "- Propellant against the convex fuel optimum (nominal, landed episodes of the subsample): "
+        + ("n/a" if not ratio or ratio["mean"] is None else f"{ratio['mean']:.3f}x mean, {ratio['p95']:.3f}x p95."),
+        "",
+        "## Exports",
+        "",
+        "`export/` holds the ONNX actor, the float32 and int8 C policies and their test vectors "
+        "(`lunar export models/" + name + " --check` re-verifies them; docs/export.md).",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir", type=Path)
+    parser.add_argument("model_dir", type=Path)
+    parser.add_argument("--episodes", type=int, default=1000)
+    parser.add_argument("--optimum-samples", type=int, default=50)
+    args = parser.parse_args(argv)
+    ship(args.run_dir, args.model_dir, args.episodes, args.optimum_samples)
+    print(f"shipped {args.model_dir}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
