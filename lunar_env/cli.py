@@ -143,6 +143,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_train_command(sub)
 
+    from training.sweep_cli import add_sweep_command
+
+    add_sweep_command(sub)
+
     from agents.export.cli import add_export_command
 
     add_export_command(sub)
