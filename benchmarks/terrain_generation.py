@@ -112,8 +112,8 @@ def main(argv: list[str] | None = None) -> int:
         f"({spec.tile_memory_bytes / mib:.2f} MiB a tile) |",
         f"| peak resident memory of the cached-start process | {cached['peak_rss_bytes'] / mib:.0f} MiB |",
         "",
-        "A `LanderBatch` stacks the tiles into one array per grid (`stack_tiles`), a second copy of the"
-        " pool arrays while the tile list is kept.",
+        "Environments share the pool: `lunar_env.simulator.terrain_pool` stacks it once per process and"
+        " rebuilds the tiles as views of the stacked arrays, so it is held in memory once.",
         "",
     ]
     text = "\n".join(lines)

@@ -6,6 +6,8 @@ This is the engine under every environment class: the Gymnasium VectorEnv, the s
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from lunar_env.config import Scenario
@@ -37,7 +39,7 @@ from lunar_env.physics.state import (
 )
 from lunar_env.scenarios import get_scenario
 from lunar_env.sensors import OBS_DIM
-from lunar_env.terrain.heightmap import TerrainArrays, TerrainTile, flat_tile, stack_tiles
+from lunar_env.terrain.heightmap import Heightmap, TerrainArrays, TerrainTile, flat_tile, stack_tiles
 
 MODES = {"6dof": MODE_6DOF, "3dof": MODE_3DOF}
 OBSERVATION_MODES = ("sensors", "truth")
@@ -75,8 +77,20 @@ def terrain_pool(scenario: Scenario, seed: int) -> tuple[list[TerrainTile], Terr
         if len(_POOL_CACHE) >= POOL_CACHE_SIZE:
             _POOL_CACHE.pop(next(iter(_POOL_CACHE)))
         tiles = list(make_pool(seed))
-        _POOL_CACHE[key] = (tiles, stack_tiles(tiles))
+        arrays = stack_tiles(tiles)
+        _POOL_CACHE[key] = (_views_into(tiles, arrays), arrays)
     return _POOL_CACHE[key]
+
+
+def _views_into(tiles: list[TerrainTile], arrays: TerrainArrays) -> list[TerrainTile]:
+    """The tiles rebuilt on views of the stacked arrays, so the pool is held in memory once."""
+    views = []
+    for k, tile in enumerate(tiles):
+        fine = Heightmap(arrays.fine_heights[k], tile.fine.origin_xy, tile.fine.cell_size_m)
+        coarse = Heightmap(arrays.coarse_heights[k], tile.coarse.origin_xy, tile.coarse.cell_size_m)
+        views.append(dataclasses.replace(tile, fine=fine, coarse=coarse, shadow_fine=arrays.fine_shadow[k],
+                                         shadow_coarse=arrays.coarse_shadow[k]))
+    return views
 
 
 class LanderBatch:

@@ -44,7 +44,7 @@ def ship(run_dir: Path, model_dir: Path, episodes: int, optimum_samples: int) ->
     from agents.export.cli import export_model
 
     export_model(model_dir, model_dir / "export", formats=("onnx", "c", "c-int8"))
-    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, evaluations, reports, episodes))
+    rewrite_card(model_dir, run_dir, episodes)
     return model_dir
 
 
@@ -52,12 +52,21 @@ def model_card(name: str, meta: dict, evaluations: list[dict], reports: dict, ep
     reached = next((e for e in evaluations if e["success_rate"] >= SUCCESS_GOAL), None)
     nominal = next(s for s in reports["nominal"]["scenarios"] if s["scenario"] == "nominal")
     ratio = nominal["propellant_ratio_to_optimum"]
+    kept_steps = int(meta.get("trained_steps", 0))
+    later = [e for e in evaluations if e["steps"] > kept_steps]
+    how = (f"The kept actor is the behavior-cloned velocity-field controller (training/pretrain.py) at PPO step "
+           f"{kept_steps:,}: " + ("the PPO updates after the critic warm-up lowered the held-out success rate "
+           f"(to {100 * min(e['success_rate'] for e in later):.1f}% at worst) and were not kept; docs/training.md "
+           "explains what was tried." if later and max(e["success_rate"] for e in later) <= max(
+               e["success_rate"] for e in evaluations if e["steps"] <= kept_steps) else "PPO improved on it.")
+           if "pretrain" in _config_text(meta) else "Trained by PPO from scratch.")
     lines = [
         f"# {name}",
         "",
-        f"A PPO policy for `{meta['env_id']}` ({meta['mode']}), trained on the `{meta['scenario']}` scenario with "
-        f"`{meta['observation_mode']}` observations. Actor: MLP {meta['net_arch']} ({meta['activation']}); "
-        f"observations normalized with the statistics in `{NORMALIZATION_FILE}`.",
+        f"A policy for `{meta['env_id']}` ({meta['mode']}) in the stable-baselines3 PPO format, trained by "
+        f"`lunar train` on the `{meta['scenario']}` scenario with `{meta['observation_mode']}` observations. "
+        f"Actor: MLP {meta['net_arch']} ({meta['activation']}); observations normalized with the statistics in "
+        f"`{NORMALIZATION_FILE}`. {how}",
         "",
         "## Training",
         "",
@@ -103,13 +112,31 @@ def model_card(name: str, meta: dict, evaluations: list[dict], reports: dict, ep
     return "\n".join(lines)
 
 
+def _config_text(meta: dict) -> str:
+    return meta.get("_config_text", "")
+
+
+def rewrite_card(model_dir: Path, run_dir: Path, episodes: int) -> None:
+    """Regenerate MODEL_CARD.md from the run's evaluations and the saved benchmark reports."""
+    meta = read_metadata(model_dir)
+    meta["_config_text"] = (model_dir / CONFIG_FILE).read_text()
+    evaluations = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
+    reports = {suite: json.loads((model_dir / "bench" / f"{suite}.json").read_text()) for suite in ("nominal", "faults")}
+    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, evaluations, reports, episodes))
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("run_dir", type=Path)
     parser.add_argument("model_dir", type=Path)
     parser.add_argument("--episodes", type=int, default=1000)
     parser.add_argument("--optimum-samples", type=int, default=50)
+    parser.add_argument("--card-only", action="store_true", help="only rewrite MODEL_CARD.md from saved reports")
     args = parser.parse_args(argv)
+    if args.card_only:
+        rewrite_card(args.model_dir, args.run_dir, args.episodes)
+        print(f"rewrote {args.model_dir / 'MODEL_CARD.md'}")
+        return 0
     ship(args.run_dir, args.model_dir, args.episodes, args.optimum_samples)
     print(f"shipped {args.model_dir}")
     return 0

@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from stable_baselines3 import PPO
 from stable_baselines3.common.callbacks import BaseCallback
+from stable_baselines3.common.running_mean_std import RunningMeanStd
 from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.model_folder import save_model_folder
@@ -177,7 +178,8 @@ class TrainingMonitor(BaseCallback):
         self.started = time.perf_counter()
         self.bar = None
         self.stop = False
-        self.unfreeze_at: int | None = None
+        self.unfreeze_at: int | None = state.get("unfreeze_at")
+        self.last_eval_step: int | None = None
 
     def wall_time(self) -> float:
         return self.elapsed_before + time.perf_counter() - self.started
@@ -218,6 +220,7 @@ class TrainingMonitor(BaseCallback):
                            EVAL_SEED_OFFSET + config.seed, config.mode, config.observation_mode, progress=False)
         m = run.metrics
         landed = m["is_success"]
+        self.last_eval_step = int(self.num_timesteps)
         result = Evaluation(self.num_timesteps, round(self.wall_time(), 2), float(landed.mean()),
                             float(m["propellant_used"][landed].mean()) if landed.any() else float("nan"),
                             float(m["miss_distance"][landed].mean()) if landed.any() else float("nan"))
@@ -244,12 +247,21 @@ class TrainingMonitor(BaseCallback):
     def checkpoint(self) -> None:
         state = {"num_timesteps": int(self.num_timesteps), "wall_time_s": self.wall_time(),
                  "best": self.best.__dict__ if self.best else None, "next_eval": self.next_eval,
-                 "next_checkpoint": self.next_checkpoint, "config": self.config.to_dict()}
+                 "next_checkpoint": self.next_checkpoint, "unfreeze_at": self.unfreeze_at,
+                 "config": self.config.to_dict()}
         save_checkpoint(self.run_dir, self.model, self.model.get_env(), state)
 
     def _on_training_end(self) -> None:
         if self.bar is not None:
             self.bar.close()
+
+
+class FixedStatistics(RunningMeanStd):
+    """Observation statistics that no longer update: the cloned actor keeps seeing its inputs
+    scaled as in cloning, however the rollouts' distribution drifts."""
+
+    def update(self, arr: np.ndarray) -> None:
+        pass
 
 
 # ----------------------------------------------------------------------------- warm start
@@ -261,6 +273,9 @@ def warm_start(config: TrainConfig, model: PPO, env: VecNormalize, monitor: "Tra
     obs, actions = collect_demonstrations(config.training_scenario(), config.mode, config.observation_mode, pre,
                                           seed=PRETRAIN_SEED_OFFSET + config.seed, progress=progress)
     env.obs_rms.update(obs.astype(np.float64))
+    fixed = FixedStatistics(shape=env.obs_rms.mean.shape)
+    fixed.mean, fixed.var, fixed.count = env.obs_rms.mean.copy(), env.obs_rms.var.copy(), env.obs_rms.count
+    env.obs_rms = fixed
     loss = clone_actor(model, env.normalize_obs(obs), actions, pre, seed=config.seed, progress=progress)
     if progress:
         print(f"behavior cloning: {len(obs):,} samples from {pre.episodes} {pre.expert} flights, final MSE {loss:.4f}")
@@ -294,12 +309,16 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, progre
     monitor = TrainingMonitor(config, run_dir, state, progress)
     if config.pretrain is not None and not resume:
         warm_start(config, model, env, monitor, progress)
+    elif monitor.unfreeze_at is not None and model.num_timesteps < monitor.unfreeze_at:
+        from training.pretrain import set_actor_trainable
+
+        set_actor_trainable(model, False)  # resumed inside the critic warm-up: keep the actor frozen
     remaining = config.total_timesteps - model.num_timesteps
     # With reset_num_timesteps=False SB3 counts on from the checkpoint, so the learning-rate
     # schedule and the step count continue where they stopped.
     model.learn(total_timesteps=remaining, callback=monitor, reset_num_timesteps=not resume,
                 tb_log_name="ppo", progress_bar=False)
-    if monitor.best is None or monitor.best.steps != model.num_timesteps:
+    if monitor.last_eval_step != model.num_timesteps:
         monitor.evaluate()
     monitor.checkpoint()
     save_policy(run_dir / "final", model, env, config, {"trained_steps": int(model.num_timesteps),
