@@ -53,13 +53,20 @@ def model_card(name: str, meta: dict, evaluations: list[dict], reports: dict, ep
     nominal = next(s for s in reports["nominal"]["scenarios"] if s["scenario"] == "nominal")
     ratio = nominal["propellant_ratio_to_optimum"]
     kept_steps = int(meta.get("trained_steps", 0))
+    kept = next(e for e in evaluations if e["steps"] == kept_steps)
+    cloned = evaluations[0]
     later = [e for e in evaluations if e["steps"] > kept_steps]
-    how = (f"The kept actor is the behavior-cloned velocity-field controller (training/pretrain.py) at PPO step "
-           f"{kept_steps:,}: " + ("the PPO updates after the critic warm-up lowered the held-out success rate "
-           f"(to {100 * min(e['success_rate'] for e in later):.1f}% at worst) and were not kept; docs/training.md "
-           "explains what was tried." if later and max(e["success_rate"] for e in later) <= max(
-               e["success_rate"] for e in evaluations if e["steps"] <= kept_steps) else "PPO improved on it.")
-           if "pretrain" in _config_text(meta) else "Trained by PPO from scratch.")
+    if "pretrain" not in _config_text(meta):
+        how = "Trained by PPO from scratch."
+    elif kept_steps == cloned["steps"]:
+        how = ("The kept actor is the behavior-cloned velocity-field controller (training/pretrain.py): the PPO "
+               "updates after the critic warm-up lowered the held-out success rate"
+               + (f" (to {100 * min(e['success_rate'] for e in later):.1f}% at worst)" if later else "")
+               + " and were not kept; docs/training.md explains what was tried.")
+    else:
+        how = (f"The actor was behavior-cloned from the velocity-field controller (training/pretrain.py, "
+               f"{100 * cloned['success_rate']:.1f}% held-out), then updated by PPO up to step {kept_steps:,} "
+               f"({100 * kept['success_rate']:.1f}% held-out); docs/training.md explains what was tried.")
     lines = [
         f"# {name}",
         "",
