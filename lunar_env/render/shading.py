@@ -21,6 +21,7 @@ from numba import njit
 from lunar_env.config import check_range
 from lunar_env.constants import SOUTH_POLE_MAX_SUN_ELEVATION_DEG
 from lunar_env.terrain.heightmap import Heightmap, TerrainTile
+from lunar_env.terrain.heightmap import _cell_coords as _cell_uv  # the same edge rule as the physics
 
 DEFAULT_SUN_AZIMUTH_DEG = 315.0
 """Sun azimuth (deg clockwise from North) used when a tile names none. The polar sun circles the
@@ -145,17 +146,6 @@ def brightness_to_rgb(brightness: np.ndarray) -> np.ndarray:
 # it covers a point (the tests check them against Heightmap.height_at). ``geo`` holds the fine
 # grid's origin x, origin y and 1/cell, the coarse grid's the same, then both cells (m);
 # multiplying by 1/cell rather than dividing halves the cost of a pixel.
-@njit(cache=True, inline="always")
-def _cell_uv(n, u):
-    """Index of the lower sample and the fraction toward the next, edges held."""
-    if u <= 0.0:
-        return 0, 0.0
-    if u >= n - 1:
-        return n - 2, 1.0
-    j = int(u)
-    return j, u - j
-
-
 @njit(cache=True, inline="always")
 def _lerp(values, i, j, fx, fy):
     return ((values[i, j] * (1.0 - fx) + values[i, j + 1] * fx) * (1.0 - fy)
