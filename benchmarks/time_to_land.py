@@ -48,24 +48,19 @@ def time_lunar(config_path: str) -> dict:
 
 def time_gym() -> dict:
     """SB3 PPO, RL Zoo hyperparameters for LunarLanderContinuous, one torch thread, until mean reward 200."""
-    import gymnasium as gym
     import torch
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.evaluation import evaluate_policy
-    from stable_baselines3.common.vec_env import VecNormalize
-
     torch.set_num_threads(1)
-    env = VecNormalize(make_vec_env("LunarLanderContinuous-v3", n_envs=16, seed=0), gamma=0.999)
+    env = make_vec_env("LunarLanderContinuous-v3", n_envs=16, seed=0)
     model = PPO("MlpPolicy", env, n_steps=1024, batch_size=64, gae_lambda=0.98, gamma=0.999, n_epochs=4,
                 ent_coef=0.01, seed=0, device="cpu", verbose=0)
-    eval_env = VecNormalize(make_vec_env("LunarLanderContinuous-v3", n_envs=1, seed=1), training=False,
-                            norm_reward=False, gamma=0.999)
+    eval_env = make_vec_env("LunarLanderContinuous-v3", n_envs=1, seed=1)
     start = time.perf_counter()
     history = []
     while model.num_timesteps < GYM_MAX_STEPS:
         model.learn(GYM_EVAL_EVERY_STEPS, reset_num_timesteps=False)
-        eval_env.obs_rms = env.obs_rms
         mean, _ = evaluate_policy(model, eval_env, n_eval_episodes=GYM_EVAL_EPISODES, deterministic=True)
         history.append((model.num_timesteps, time.perf_counter() - start, float(mean)))
         print(f"  LunarLander: {model.num_timesteps:>9,} steps, {history[-1][1]:7.0f} s, mean reward {mean:7.1f}",
