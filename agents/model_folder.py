@@ -131,6 +131,19 @@ def read_metadata(path: str | Path) -> dict:
     return meta
 
 
+def load_ppo(model_path: str | Path, device: str = "cpu"):
+    """An SB3 PPO model from its zip; ModelFolderError when SB3 is missing or the file is damaged."""
+    try:
+        from stable_baselines3 import PPO
+    except ImportError:
+        raise ModelFolderError('loading a trained policy needs stable-baselines3 and torch: pip install "lunar-env[train]"') from None
+    try:
+        return PPO.load(model_path, device=device)
+    except Exception as err:  # SB3 raises many kinds on a damaged zip
+        raise ModelFolderError(f"{model_path}: cannot be loaded, the file is corrupt or not an SB3 PPO model "
+                               f"({type(err).__name__}: {err})") from None
+
+
 def load_model_folder(path: str | Path, device: str = "cpu") -> ModelFolder:
     """Load and validate a model folder; raises ModelFolderError with the reason when unusable."""
     path = Path(path)
@@ -149,15 +162,7 @@ def load_model_folder(path: str | Path, device: str = "cpu") -> ModelFolder:
     model_path = path / MODEL_FILE
     if not model_path.is_file():
         raise ModelFolderError(f"{model_path}: missing")
-    try:
-        from stable_baselines3 import PPO
-    except ImportError:
-        raise ModelFolderError('loading a trained policy needs stable-baselines3 and torch: pip install "lunar-env[train]"') from None
-    try:
-        model = PPO.load(model_path, device=device)
-    except Exception as err:  # SB3 raises many kinds on a damaged zip
-        raise ModelFolderError(f"{model_path}: cannot be loaded, the file is corrupt or not an SB3 PPO model "
-                               f"({type(err).__name__}: {err})") from None
+    model = load_ppo(model_path, device)
     obs_shape = model.observation_space.shape
     act_shape = model.action_space.shape
     if obs_shape != (int(meta["obs_dim"]),) or act_shape != (int(meta["act_dim"]),):

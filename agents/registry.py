@@ -77,16 +77,9 @@ def _bare_sb3_policy(path: Path, batch) -> Policy:
     """An SB3 zip on its own: observations go to the network unnormalized."""
     import numpy as np
 
-    from agents.model_folder import ModelFolder, ModelFolderError, SB3Policy
+    from agents.model_folder import ModelFolder, SB3Policy, load_ppo
 
-    try:
-        from stable_baselines3 import PPO
-    except ImportError:
-        raise ValueError('loading an SB3 model needs stable-baselines3: pip install "lunar-env[train]"') from None
-    try:
-        model = PPO.load(path, device="cpu")
-    except Exception as err:  # SB3 raises many kinds on a damaged zip
-        raise ModelFolderError(f"{path}: cannot be loaded as an SB3 PPO model ({type(err).__name__}: {err})") from None
+    model = load_ppo(path)
     obs_dim, act_dim = model.observation_space.shape[0], model.action_space.shape[0]
     _check_fits(str(path), None, obs_dim, act_dim, batch)
     folder = ModelFolder(path, model, np.zeros(obs_dim), np.ones(obs_dim), 0.0, np.inf,

@@ -33,15 +33,19 @@ def touchdown_height(lander: LanderSpec) -> float:
     return -max(foot[2] for foot in lander.leg_feet_m)
 
 
-def bound_thrust(lander: LanderSpec, thrust: np.ndarray) -> np.ndarray:
-    """Scale each (n, 3) thrust vector so its magnitude lies within the engines' bounds (N)."""
-    magnitude = np.linalg.norm(thrust, axis=1, keepdims=True)
-    bounded = np.clip(magnitude, lander.min_axial_thrust_n, lander.max_axial_thrust_n)
-    safe = np.where(magnitude > 1e-9, magnitude, 1.0)
-    up = np.zeros_like(thrust)
-    up[:, 2] = 1.0
-    direction = np.where(magnitude > 1e-9, thrust / safe, up)
-    return direction * bounded
+def limit_accel(accel: np.ndarray, mass: np.ndarray, lander: LanderSpec, max_tilt_rad: float, min_up_mps2: float,
+                margin: float = 1.0) -> np.ndarray:
+    """Thrust accelerations (n, 3) m/s^2 the engines can give: at least ``min_up_mps2`` upward,
+    within ``max_tilt_rad`` of vertical (the horizontal part is shortened), and a magnitude
+    between the minimum thrust and ``margin`` times the maximum, over the mass (n,) kg."""
+    accel = accel.copy()
+    accel[:, 2] = np.maximum(accel[:, 2], min_up_mps2)
+    horizontal = np.linalg.norm(accel[:, :2], axis=1)
+    shrink = np.minimum(1.0, accel[:, 2] * np.tan(max_tilt_rad) / np.maximum(horizontal, 1e-9))
+    accel[:, :2] *= shrink[:, None]
+    magnitude = np.linalg.norm(accel, axis=1)
+    bounded = np.clip(magnitude, lander.min_axial_thrust_n / mass, margin * lander.max_axial_thrust_n / mass)
+    return accel * (bounded / np.maximum(magnitude, 1e-12))[:, None]
 
 
 class ThrustToAction:

@@ -20,9 +20,11 @@ from __future__ import annotations
 import numpy as np
 
 from agents.policy import Policy
-from agents.thrust_command import SLICES, ThrustToAction, bound_thrust, current_mass, touchdown_height
+from agents.thrust_command import SLICES, ThrustToAction, current_mass, limit_accel, touchdown_height
 from lunar_env.config import LanderSpec
 from lunar_env.constants import LUNAR_GRAVITY_MPS2
+
+MIN_UP_FRACTION = 0.1  # thrust keeps at least this fraction of g upward
 
 
 class VelocityFieldController(Policy):
@@ -63,13 +65,7 @@ class VelocityFieldController(Policy):
 
         accel = (v_ref - v) / self.tau_v
         accel[:, 2] += LUNAR_GRAVITY_MPS2
-        accel[:, 2] = np.maximum(accel[:, 2], 0.1 * LUNAR_GRAVITY_MPS2)
-        # Keep the thrust within max_tilt of vertical by shortening its horizontal part.
-        horizontal = np.linalg.norm(accel[:, :2], axis=1)
-        limit = accel[:, 2] * np.tan(self.max_tilt)
-        shrink = np.minimum(1.0, limit / np.maximum(horizontal, 1e-9))
-        accel[:, :2] *= shrink[:, None]
-        return bound_thrust(self.lander, accel * mass[:, None])
+        return limit_accel(accel, mass, self.lander, self.max_tilt, MIN_UP_FRACTION * LUNAR_GRAVITY_MPS2) * mass[:, None]
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.to_action(obs, self.thrust_vector(obs))

@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 
 from agents.policy import Policy
-from agents.thrust_command import SLICES, ThrustToAction, bound_thrust, current_mass, touchdown_height
+from agents.thrust_command import SLICES, ThrustToAction, current_mass, limit_accel, touchdown_height
 from lunar_env.config import LanderSpec, check_range
 from agents.zem_zev_predict import predict_plans
 from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
@@ -156,25 +156,18 @@ class ZemZevGuidance(Policy):
         rows = np.arange(m)
         return coasts[rows, choice], durations[rows, choice]
 
-    def _law(self, r, v, t_go, mass, planning=False):
+    def _law(self, r, v, t_go, mass):
         """ZEM/ZEV thrust acceleration (k, 3) within tilt and thrust limits."""
         r_f, v_f = self._targets(len(r))
         tg = np.maximum(t_go, self.t_go_floor)[:, None]
         zem = r_f - (r + v * tg + 0.5 * self.g * tg**2)
         zev = v_f - (v + self.g * tg)
         accel = 6.0 * zem / tg**2 - 2.0 * zev / tg
-        return self._limit(accel, mass, self.accel_margin if planning else 1.0)
+        return self._limit(accel, mass)
 
-    def _limit(self, accel, mass, margin=1.0):
+    def _limit(self, accel, mass):
         """Thrust acceleration pointing up within max_tilt of vertical, magnitude within the engines' bounds."""
-        accel = accel.copy()
-        accel[:, 2] = np.maximum(accel[:, 2], MIN_UP_FRACTION * self.gravity)
-        horizontal = np.linalg.norm(accel[:, :2], axis=1)
-        shrink = np.minimum(1.0, accel[:, 2] * np.tan(self.max_tilt) / np.maximum(horizontal, 1e-9))
-        accel[:, :2] *= shrink[:, None]
-        magnitude = np.linalg.norm(accel, axis=1)
-        bounded = np.clip(magnitude, self.lander.min_axial_thrust_n / mass, margin * self.lander.max_axial_thrust_n / mass)
-        return accel * (bounded / np.maximum(magnitude, 1e-12))[:, None]
+        return limit_accel(accel, mass, self.lander, self.max_tilt, MIN_UP_FRACTION * self.gravity)
 
     # ------------------------------------------------------------------ control
     def thrust_vector(self, obs: np.ndarray) -> np.ndarray:

@@ -26,17 +26,10 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from agents.convex_reference import from_lander, solve  # noqa: E402
+from lunar_env.atomic import write_atomic  # noqa: E402
 from lunar_env.simulator import LanderBatch  # noqa: E402
 
 DEFAULT_OUTPUT = Path(__file__).resolve().parent / "results" / "convex_reference.md"
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then move it into place."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 def initial_conditions(num_landers: int, seed: int):
@@ -131,7 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     command = "python benchmarks/convex_reference.py " + shlex.join(sys.argv[1:] if argv is None else argv)
     result = run(args.landers, args.nodes, args.seed)
     text = report(result, command.strip())
-    write_text_atomic(args.output, text)
+    write_atomic(args.output, text)
     print(text)
     return 0
 

@@ -22,6 +22,8 @@ import sys
 import tempfile
 import time
 
+from lunar_env.atomic import write_atomic
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CHILD = r"""
@@ -60,14 +62,6 @@ def warm_times(seed: int, repeats: int) -> tuple[float, float, int, int]:
         spec.generate_pool(seed, workers=1)
         best_one = min(best_one, time.perf_counter() - t)
     return best, best_one, threads, spec.num_tiles
-
-
-def write_atomic(path: str, text: str) -> None:
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)), suffix=".tmp")
-    with os.fdopen(fd, "w") as f:
-        f.write(text)
-    os.replace(tmp, path)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,6 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lunar_env.atomic import write_atomic
+
 RESULTS = Path(__file__).with_name("results") / "time_to_land.md"
 TARGET_SUCCESS = 0.95
 GYM_TARGET_REWARD = 200.0
@@ -99,10 +101,7 @@ def main() -> int:
         lines.append(f"| SB3 PPO, RL Zoo hyperparameters, LunarLanderContinuous-v3 | mean reward 200 | "
                      f"{minutes(r['wall_time_to_200_s'])} | {r['steps_to_200'] or '-'} |")
     text = "\n".join(lines) + "\n\n```json\n" + json.dumps(results, indent=2) + "\n```\n"
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS.with_suffix(".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, RESULTS)
+    write_atomic(RESULTS, text)
     print(text)
     return 0
 

@@ -4,17 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import time
 from pathlib import Path
 
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text)
-    os.replace(tmp, path)
+from lunar_env.atomic import write_atomic
 
 
 # ----------------------------------------------------------------------------- lunar envs
@@ -46,10 +39,10 @@ def cmd_throughput(args: argparse.Namespace) -> int:
     print()
     print(table)
     if args.json:
-        _write_text_atomic(Path(args.json), throughput.main_json(report))
+        write_atomic(Path(args.json), throughput.main_json(report))
         print(f"\nwrote {args.json}")
     if args.markdown:
-        _write_text_atomic(Path(args.markdown), table + "\n")
+        write_atomic(Path(args.markdown), table + "\n")
         print(f"wrote {args.markdown}")
     return 0
 
@@ -66,7 +59,7 @@ def shipped_model(mode: str) -> Path | None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from lunar_env.benchmark.bench_command import run_bench
-    from lunar_env.benchmark.report import markdown_table, terminal_table, write_atomic
+    from lunar_env.benchmark.report import markdown_table, terminal_table
 
     policy = args.policy
     if policy is None:

@@ -50,11 +50,6 @@ _POOL_CACHE: dict = {}
 POOL_CACHE_SIZE = 4  # terrain pools kept per process (each tens of MB), so batches share them
 
 
-def build_terrain(scenario: Scenario, seed: int) -> list[TerrainTile]:
-    """The terrain tiles of a scenario: flat ground unless the scenario names a terrain."""
-    return terrain_pool(scenario, seed)[0]
-
-
 def terrain_pool(scenario: Scenario, seed: int) -> tuple[list[TerrainTile], TerrainArrays]:
     """The tiles of a scenario's terrain and their stacked arrays.
 

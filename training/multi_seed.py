@@ -193,7 +193,7 @@ def summary_markdown(summary: dict[str, Any]) -> str:
 
 def write_summary(summary: dict[str, Any], base_dir: str | Path) -> list[Path]:
     """Write ``seeds_summary.json`` and ``seeds_summary.md`` atomically; returns their paths."""
-    from lunar_env.benchmark.report import write_atomic
+    from lunar_env.atomic import write_atomic
 
     base_dir = Path(base_dir)
     paths = [base_dir / f"{SUMMARY_NAME}.json", base_dir / f"{SUMMARY_NAME}.md"]

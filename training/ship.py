@@ -19,8 +19,10 @@ from pathlib import Path
 
 from agents.model_folder import CONFIG_FILE, METADATA_FILE, MODEL_FILE, NORMALIZATION_FILE, read_metadata
 from lunar_env.benchmark.bench_command import run_bench
-from lunar_env.benchmark.report import markdown_table, write_atomic
+from lunar_env.atomic import write_atomic
+from lunar_env.benchmark.report import markdown_table
 from lunar_env.benchmark.suite import suite_scenarios
+from training.config import load_config
 
 BENCH_SEED = 0
 SUCCESS_GOAL = 0.95
@@ -32,14 +34,11 @@ def ship(run_dir: Path, model_dir: Path, episodes: int, optimum_samples: int) ->
     model_dir.mkdir(parents=True, exist_ok=True)
     for name in (MODEL_FILE, NORMALIZATION_FILE, METADATA_FILE, CONFIG_FILE):
         shutil.copy2(best / name, model_dir / name)
-    evaluations = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
-    reports = {}
     for suite in ("nominal", "faults"):
         report, _ = run_bench(str(model_dir), suite_scenarios(suite), episodes, BENCH_SEED, meta["mode"],
                               optimum_samples=optimum_samples if suite == "nominal" else 0, suite_label=suite)
         write_atomic(model_dir / "bench" / f"{suite}.json", json.dumps(report, indent=2) + "\n")
         write_atomic(model_dir / "bench" / f"{suite}.md", markdown_table(report))
-        reports[suite] = report
 
     from agents.export.cli import export_model
 
@@ -48,7 +47,7 @@ def ship(run_dir: Path, model_dir: Path, episodes: int, optimum_samples: int) ->
     return model_dir
 
 
-def model_card(name: str, meta: dict, evaluations: list[dict], reports: dict, episodes: int) -> str:
+def model_card(name: str, meta: dict, warm_started: bool, evaluations: list[dict], reports: dict, episodes: int) -> str:
     reached = next((e for e in evaluations if e["success_rate"] >= SUCCESS_GOAL), None)
     nominal = next(s for s in reports["nominal"]["scenarios"] if s["scenario"] == "nominal")
     ratio = nominal["propellant_ratio_to_optimum"]
@@ -56,7 +55,7 @@ def model_card(name: str, meta: dict, evaluations: list[dict], reports: dict, ep
     kept = next(e for e in evaluations if e["steps"] == kept_steps)
     cloned = evaluations[0]
     later = [e for e in evaluations if e["steps"] > kept_steps]
-    if "pretrain" not in _config_text(meta):
+    if not warm_started:
         how = "Trained by PPO from scratch."
     elif kept_steps == cloned["steps"]:
         how = ("The kept actor is the behavior-cloned velocity-field controller (training/pretrain.py): the PPO "
@@ -119,17 +118,13 @@ def model_card(name: str, meta: dict, evaluations: list[dict], reports: dict, ep
     return "\n".join(lines)
 
 
-def _config_text(meta: dict) -> str:
-    return meta.get("_config_text", "")
-
-
 def rewrite_card(model_dir: Path, run_dir: Path, episodes: int) -> None:
     """Regenerate MODEL_CARD.md from the run's evaluations and the saved benchmark reports."""
     meta = read_metadata(model_dir)
-    meta["_config_text"] = (model_dir / CONFIG_FILE).read_text()
+    warm_started = load_config(model_dir / CONFIG_FILE).pretrain is not None
     evaluations = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
     reports = {suite: json.loads((model_dir / "bench" / f"{suite}.json").read_text()) for suite in ("nominal", "faults")}
-    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, evaluations, reports, episodes))
+    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, warm_started, evaluations, reports, episodes))
 
 
 def main(argv=None) -> int:

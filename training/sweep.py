@@ -485,7 +485,7 @@ def run_sweep(sweep: SweepSpec, out_dir: str | Path, address: str | None = None,
     Returns ``{"best": TrialRow, "rows": [TrialRow, ...] best first, "best_config": Path, ...}``.
     """
     from lunar_env.benchmark.ray_backend import init_ray
-    from lunar_env.benchmark.report import write_atomic
+    from lunar_env.atomic import write_atomic
 
     init_ray(address, feature="lunar sweep")
     # Tune's console output (a status box per trial) is replaced by the lines of _report_printer.
@@ -528,7 +528,7 @@ def run_sweep(sweep: SweepSpec, out_dir: str | Path, address: str | None = None,
     header = (f"# Best configuration of sweep {sweep.name} (trial {best.trial_id}): success rate "
               f"{best.success_rate:.3f}, propellant {_fmt(best.propellant_kg, 1)} kg, score {best.score:.4f} at step "
               f"{best.best_at_step:,} of the sweep's budget.\n# Searched: "
-              + ", ".join(f"{k} = {_fmt(v, 4)}" for k, v in best.params.items()) + f"\n# All trials: results.md\n")
+              + ", ".join(f"{k} = {_fmt(v, 4)}" for k, v in best.params.items()) + "\n# All trials: results.md\n")
     write_atomic(out_dir / "best_config.yaml", header + config_to_yaml(config))
     return {"best": best, "rows": rows, "best_config": out_dir / "best_config.yaml",
             "results_md": out_dir / "results.md", "results_csv": out_dir / "results.csv"}

@@ -17,9 +17,8 @@ The public names below are loaded on first use, so importing this package costs 
 from __future__ import annotations
 
 import importlib
-import os
-import tempfile
-from pathlib import Path
+
+from lunar_env.atomic import write_atomic  # re-exported: the exporters write through it
 
 _PUBLIC = {
     "ActorWeights": "actor", "extract_actor": "actor", "load_actor": "actor", "reference_forward": "actor",
@@ -32,23 +31,6 @@ _PUBLIC = {
 }
 
 __all__ = sorted(_PUBLIC) + ["write_atomic"]
-
-
-def write_atomic(path: str | Path, data: str | bytes) -> Path:
-    """Write ``data`` to ``path`` through a temporary sibling and os.replace (never half-written)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; exported files are meant to be shared
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
 
 
 def __getattr__(name: str):

@@ -96,7 +96,8 @@ def run_bench(policy_spec: str, scenarios: tuple[str, ...], episodes: int, seed:
 
 def cmd_bench(args: argparse.Namespace) -> int:
     from agents.registry import policy_mode
-    from lunar_env.benchmark.report import markdown_table, terminal_table, validate_report, write_atomic, write_plots
+    from lunar_env.atomic import write_atomic
+    from lunar_env.benchmark.report import markdown_table, terminal_table, validate_report, write_plots
     from lunar_env.benchmark.suite import suite_scenarios
     from lunar_env.scenarios import SCENARIOS
 

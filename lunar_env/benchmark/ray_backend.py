@@ -26,7 +26,13 @@ from typing import Any, Callable, Union
 
 import numpy as np
 
-from lunar_env.benchmark.suite import DEFAULT_SHARD_SIZE, ScenarioRun, check_policy_output
+from lunar_env.benchmark.suite import (
+    DEFAULT_SHARD_SIZE,
+    ScenarioRun,
+    fly_shard,
+    merge_shards,
+    shard_ranges,
+)
 
 RAY_EXTRA_HINT = 'pip install "lunar-env[ray]"'
 DEFAULT_MAX_RETRIES = 3  # reruns of a shard whose worker died before the run gives up
@@ -100,43 +106,10 @@ def portable_spec(policy_spec: PolicySpec) -> PolicySpec:
     return policy_spec
 
 
-def shard_ranges(episodes: int, shard_size: int) -> list[tuple[int, int]]:
-    """The shards ``(start, count)`` covering ``[0, episodes)`` in order, each at most ``shard_size``."""
-    return [(start, min(shard_size, episodes - start)) for start in range(0, episodes, shard_size)]
-
-
 def auto_shard_size(episodes: int, cpus: int) -> int:
     """``SHARDS_PER_CPU`` shards per CPU, within [``MIN_AUTO_SHARD_SIZE``, ``DEFAULT_SHARD_SIZE``]."""
     size = math.ceil(episodes / (SHARDS_PER_CPU * max(1, cpus)))
     return max(1, min(episodes, max(MIN_AUTO_SHARD_SIZE, min(DEFAULT_SHARD_SIZE, size))))
-
-
-def fly_shard(policy, batch, seed: int, label: str = "") -> dict[str, Any]:
-    """Fly one batch (a shard: landers ``index_offset .. index_offset + n - 1``) to the end of
-    every episode, the way ``fly_scenario`` flies each of its batches.
-
-    Returns ``start``, ``count``, the metrics arrays (``episode_metrics``, each (n,)),
-    ``touchdown_xy`` (n, 2) m, ``initial_position`` (n, 3) m, ``initial_velocity`` (n, 3) m/s,
-    ``initial_mass`` (n,) kg, ``lander`` and ``target_radius_m``.
-    """
-    n = batch.num_landers
-    obs = batch.reset(seed=seed)
-    r0 = batch.state.position.copy()
-    v0 = batch.state.velocity.copy()
-    m0 = batch.state.mass.copy()
-    if hasattr(policy, "reset"):
-        policy.reset(n)
-    done = np.zeros(n, dtype=np.bool_)
-    for _ in range(batch.scenario.max_steps + 1):
-        actions = check_policy_output(policy.act(obs), n, batch.act_dim, label or type(policy).__name__)
-        obs, _, terminated, truncated = batch.step(actions)
-        done |= terminated | truncated
-        if done.all():
-            break
-    return {"start": batch.index_offset, "count": n, "metrics": batch.episode_metrics(np.arange(n)),
-            "touchdown_xy": batch.state.position[:, :2].copy(), "initial_position": r0, "initial_velocity": v0,
-            "initial_mass": m0, "lander": batch.scenario.lander.name,
-            "target_radius_m": float(batch.scenario.target_radius_m)}
 
 
 def _limit_threads(cpus: int) -> None:
@@ -158,29 +131,6 @@ def shard_task(policy_spec: PolicySpec, scenario: str, start: int, count: int, s
     policy = policy_spec(batch) if callable(policy_spec) else load_policy(policy_spec, batch, seed=seed)
     _limit_threads(cpus)
     return fly_shard(policy, batch, seed, label)
-
-
-def merge_shards(parts: list[dict[str, Any]], scenario: str, mode: str, episodes: int) -> ScenarioRun:
-    """One ScenarioRun from shard results in index order; raises RuntimeError unless the shards
-    cover ``[0, episodes)`` exactly once."""
-    expected = 0
-    for part in parts:
-        if part["start"] != expected:
-            raise RuntimeError(f"shard results do not tile the episodes: expected a shard starting at {expected}, "
-                               f"got one starting at {part['start']}")
-        lengths = {key: len(value) for key, value in part["metrics"].items()}
-        if set(lengths.values()) != {part["count"]}:
-            raise RuntimeError(f"shard at {part['start']} returned arrays of lengths {lengths}, not {part['count']}")
-        expected += part["count"]
-    if expected != episodes:
-        raise RuntimeError(f"shards cover {expected} episodes, not {episodes}")
-    metrics = {key: np.concatenate([p["metrics"][key] for p in parts]) for key in parts[0]["metrics"]}
-
-    def joined(key: str) -> np.ndarray:
-        return np.concatenate([p[key] for p in parts])
-
-    return ScenarioRun(scenario, parts[0]["lander"], mode, metrics, joined("touchdown_xy"), joined("initial_position"),
-                       joined("initial_velocity"), joined("initial_mass"), parts[0]["target_radius_m"])
 
 
 def _check_int(name: str, value, low: int) -> int:

@@ -4,11 +4,11 @@ terminal table and plots. docs/benchmark.md documents every field."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import numpy as np
 
+from lunar_env.atomic import write_atomic
 from lunar_env.benchmark.flight import wilson_interval
 from lunar_env.benchmark.suite import ScenarioRun
 from lunar_env.physics import outcomes
@@ -136,13 +136,6 @@ def terminal_table(report: dict) -> str:
     return "\n".join(lines)
 
 
-def write_atomic(path: Path, data: bytes | str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    tmp.write_bytes(data.encode() if isinstance(data, str) else data)
-    os.replace(tmp, path)
-
-
 def write_plots(runs: list[ScenarioRun], out_dir: Path) -> list[Path]:
     """Touchdown dispersion and propellant-ratio histograms, one panel per scenario (PNG)."""
     try:
@@ -195,10 +188,11 @@ def write_plots(runs: list[ScenarioRun], out_dir: Path) -> list[Path]:
 
 
 def _save(fig, path: Path) -> None:
+    import io
+
     import matplotlib.pyplot as plt
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.stem}.tmp.png")
-    fig.savefig(tmp, dpi=110)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110)
     plt.close(fig)
-    os.replace(tmp, path)
+    write_atomic(path, buffer.getvalue())

@@ -9,7 +9,7 @@ docs/benchmark.md fixes the protocol.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 
@@ -71,6 +71,66 @@ def check_policy_output(actions, num_landers: int, act_dim: int, label: str) -> 
     return arr
 
 
+def shard_ranges(episodes: int, shard_size: int) -> list[tuple[int, int]]:
+    """The shards ``(start, count)`` covering ``[0, episodes)`` in order, each at most ``shard_size``."""
+    return [(start, min(shard_size, episodes - start)) for start in range(0, episodes, shard_size)]
+
+
+def fly_shard(policy, batch, seed: int, label: str = "", on_finished=None) -> dict:
+    """Fly one batch (a shard: landers ``index_offset .. index_offset + n - 1``) to the end of
+    every episode; ``on_finished(k)`` hears how many episodes ended at each step.
+
+    Returns ``start``, ``count``, the metrics arrays (``episode_metrics``, each (n,)),
+    ``touchdown_xy`` (n, 2) m, ``initial_position`` (n, 3) m, ``initial_velocity`` (n, 3) m/s,
+    ``initial_mass`` (n,) kg, ``lander`` and ``target_radius_m``.
+    """
+    n = batch.num_landers
+    obs = batch.reset(seed=seed)
+    r0 = batch.state.position.copy()
+    v0 = batch.state.velocity.copy()
+    m0 = batch.state.mass.copy()
+    if hasattr(policy, "reset"):
+        policy.reset(n)
+    done = np.zeros(n, dtype=np.bool_)
+    for _ in range(batch.scenario.max_steps + 1):
+        actions = check_policy_output(policy.act(obs), n, batch.act_dim, label or type(policy).__name__)
+        obs, _, terminated, truncated = batch.step(actions)
+        finished = (terminated | truncated) & ~done
+        if finished.any():
+            done |= finished
+            if on_finished is not None:
+                on_finished(int(finished.sum()))
+        if done.all():
+            break
+    return {"start": batch.index_offset, "count": n, "metrics": batch.episode_metrics(np.arange(n)),
+            "touchdown_xy": batch.state.position[:, :2].copy(), "initial_position": r0, "initial_velocity": v0,
+            "initial_mass": m0, "lander": batch.scenario.lander.name,
+            "target_radius_m": float(batch.scenario.target_radius_m)}
+
+
+def merge_shards(parts: list[dict[str, Any]], scenario: str, mode: str, episodes: int) -> ScenarioRun:
+    """One ScenarioRun from shard results in index order; raises RuntimeError unless the shards
+    cover ``[0, episodes)`` exactly once."""
+    expected = 0
+    for part in parts:
+        if part["start"] != expected:
+            raise RuntimeError(f"shard results do not tile the episodes: expected a shard starting at {expected}, "
+                               f"got one starting at {part['start']}")
+        lengths = {key: len(value) for key, value in part["metrics"].items()}
+        if set(lengths.values()) != {part["count"]}:
+            raise RuntimeError(f"shard at {part['start']} returned arrays of lengths {lengths}, not {part['count']}")
+        expected += part["count"]
+    if expected != episodes:
+        raise RuntimeError(f"shards cover {expected} episodes, not {episodes}")
+    metrics = {key: np.concatenate([p["metrics"][key] for p in parts]) for key in parts[0]["metrics"]}
+
+    def joined(key: str) -> np.ndarray:
+        return np.concatenate([p[key] for p in parts])
+
+    return ScenarioRun(scenario, parts[0]["lander"], mode, metrics, joined("touchdown_xy"), joined("initial_position"),
+                       joined("initial_velocity"), joined("initial_mass"), parts[0]["target_radius_m"])
+
+
 def fly_scenario(policy, scenario: str, episodes: int, seed: int, mode: str, observation_mode: str = "sensors",
                  shard_size: int = DEFAULT_SHARD_SIZE, progress: bool = True, label: str = "") -> ScenarioRun:
     """Fly ``episodes`` episodes of a scenario with a batched policy (see the module docstring)."""
@@ -79,37 +139,16 @@ def fly_scenario(policy, scenario: str, episodes: int, seed: int, mode: str, obs
     if not isinstance(episodes, (int, np.integer)) or episodes < 1:
         raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
     shard_size = max(1, min(int(shard_size), int(episodes)))
-    parts: list[dict[str, np.ndarray]] = []
-    touchdown, r0, v0, m0 = [], [], [], []
+    parts = []
     batch = None
     with tqdm(total=episodes, desc=f"{scenario} ({mode})", unit="ep", disable=not progress, leave=False) as bar:
-        for start in range(0, episodes, shard_size):
-            n = min(shard_size, episodes - start)
+        for start, n in shard_ranges(int(episodes), shard_size):
             if batch is None or batch.num_landers != n:
                 batch = LanderBatch(scenario, n, mode=mode, observation_mode=observation_mode, index_offset=start)
             else:
                 batch.index_offset = start
-            obs = batch.reset(seed=seed)
-            r0.append(batch.state.position.copy())
-            v0.append(batch.state.velocity.copy())
-            m0.append(batch.state.mass.copy())
-            if hasattr(policy, "reset"):
-                policy.reset(n)
-            done = np.zeros(n, dtype=np.bool_)
-            for _ in range(batch.scenario.max_steps + 1):
-                actions = check_policy_output(policy.act(obs), n, batch.act_dim, label or type(policy).__name__)
-                obs, _, terminated, truncated = batch.step(actions)
-                finished = (terminated | truncated) & ~done
-                if finished.any():
-                    done |= finished
-                    bar.update(int(finished.sum()))
-                if done.all():
-                    break
-            parts.append(batch.episode_metrics(np.arange(n)))
-            touchdown.append(batch.state.position[:, :2].copy())
-    metrics = {key: np.concatenate([p[key] for p in parts]) for key in parts[0]}
-    return ScenarioRun(scenario, batch.scenario.lander.name, mode, metrics, np.concatenate(touchdown),
-                       np.concatenate(r0), np.concatenate(v0), np.concatenate(m0), batch.scenario.target_radius_m)
+            parts.append(fly_shard(policy, batch, seed, label, bar.update))
+    return merge_shards(parts, scenario, mode, int(episodes))
 
 
 def optimum_subsample(episodes: int, samples: int) -> np.ndarray:
