@@ -1,6 +1,7 @@
 """Resolve a policy given by name or path, as the ``lunar`` commands take it.
 
-Names: ``zemzev`` (ZEM/ZEV guidance), ``velocity_field`` (the velocity-field controller),
+Names: ``zemzev`` (ZEM/ZEV guidance, planned once per episode), ``zemzev_replan`` (the same
+law replanned every second), ``velocity_field`` (the velocity-field controller),
 ``random`` (uniform random actions). Paths: a model folder (``models/ppo_southpole_3dof``),
 an SB3 ``.zip`` without normalization statistics, or an exported ``.onnx`` file.
 """
@@ -11,7 +12,8 @@ from pathlib import Path
 
 from agents.policy import Policy, RandomPolicy
 
-BUILTIN_POLICIES = ("zemzev", "velocity_field", "random")
+BUILTIN_POLICIES = ("zemzev", "zemzev_replan", "velocity_field", "random")
+REPLAN_INTERVAL_S = 1.0  # zemzev_replan's receding-horizon interval (s)
 
 
 def _check_fits(label: str, policy_mode: str | None, obs_dim: int | None, act_dim: int | None, batch) -> None:
@@ -41,10 +43,11 @@ def policy_mode(spec: str) -> str | None:
 def load_policy(spec: str, batch, seed: int = 0) -> Policy:
     """A Policy for ``batch`` (a LanderBatch) from a name or a path; clear errors when it does not fit."""
     lander = batch.scenario.lander
-    if spec == "zemzev":
+    if spec in ("zemzev", "zemzev_replan"):
         from agents.zem_zev import ZemZevGuidance
 
-        return ZemZevGuidance(lander, mode=batch.mode)
+        return ZemZevGuidance(lander, mode=batch.mode,
+                              replan_interval_s=REPLAN_INTERVAL_S if spec == "zemzev_replan" else None)
     if spec == "velocity_field":
         from agents.velocity_field import VelocityFieldController
 

@@ -3,13 +3,20 @@
 It commands the velocity that brings the lander to the target, and the thrust that tracks it:
 
     v_ref,h = -r_h/|r_h| * min(|r_h| / tau_h, sqrt(2 a_brake |r_h|), v_h_max) * min(1, h / h_gate)
-    v_ref,z = -max(v_final, min(h / tau_z, sqrt(2 a_brake h), v_z_max))
-    a_cmd   = (v_ref - v) / tau_v + (0, 0, g)        (gravity compensated)
+    v_ref,z = -max(v_final, min(sqrt(2 a_brake h), h / tau_z, v_z_max))      (h / tau_z optional)
+    a_cmd   = (v_ref - v) / tau_v + (0, 0, g + a_ff)        (gravity compensated)
     T       = m a_cmd, tilted at most max_tilt from vertical, magnitude within engine bounds
 
 with h the height of the centre of mass above its touchdown height; the square-root terms keep
-each reference speed one the lander can still brake from at a_brake, and below h_gate the
-horizontal reference fades to zero so the lander stops drifting before its legs touch. In the 3-DOF env the action
+each reference speed one the lander can still brake from at a_brake. Without the linear term
+(the default) the sink follows a constant-deceleration profile down to v_final: braking late
+and hard is what saves propellant on a lander whose thrust barely exceeds its lunar weight
+(every second spent hovering costs g of velocity), and a_brake keeps a margin below the
+largest deceleration the engines give (about 0.9 m/s^2 for Vikram). Below h_gate the
+horizontal reference fades to zero so the lander stops drifting before its legs touch. The
+feedforward a_ff is the rate of change of the vertical reference along the lander's own sink
+(d v_ref,z / dt with dh/dt = v_z): without it a proportional loop trails a braking reference by
+a_brake * tau_v and reaches the ground that much too fast. In the 3-DOF env the action
 is T itself; in the 6-DOF env an attitude loop (PD on the angle between the body axis and T)
 drives the reaction-control torques and every engine gets the throttle that gives |T|. It
 reads only the observation vector, so it flies on the same noisy estimates an RL policy sees.
@@ -30,10 +37,11 @@ MIN_UP_FRACTION = 0.1  # thrust keeps at least this fraction of g upward
 class VelocityFieldController(Policy):
     """Velocity-field tracking guidance for a given lander (see the module docstring)."""
 
-    def __init__(self, lander: LanderSpec, mode: str = "3dof", tau_h_s: float = 25.0, v_h_max_mps: float = 40.0,
-                 tau_z_s: float = 12.0, v_z_max_mps: float = 40.0, v_final_mps: float = 0.8, tau_v_s: float = 2.5,
-                 brake_accel_mps2: float = 0.35, gate_height_m: float = 40.0,
-                 max_tilt_deg: float = 35.0, attitude_kp: float = 2.0, attitude_kd: float = 3.0):
+    def __init__(self, lander: LanderSpec, mode: str = "3dof", tau_h_s: float = 12.0, v_h_max_mps: float = 40.0,
+                 tau_z_s: float | None = None, v_z_max_mps: float = 40.0, v_final_mps: float = 0.8,
+                 tau_v_s: float = 2.5, brake_accel_mps2: float = 0.55, gate_height_m: float = 80.0,
+                 max_tilt_deg: float = 35.0, attitude_kp: float = 2.0, attitude_kd: float = 3.0,
+                 feedforward: bool = True):
         if mode not in ("3dof", "6dof"):
             raise ValueError(f"mode must be '3dof' or '6dof', got {mode!r}")
         self.mode = mode
@@ -44,6 +52,7 @@ class VelocityFieldController(Policy):
         self.a_brake = brake_accel_mps2
         self.h_gate = gate_height_m
         self.max_tilt = np.radians(max_tilt_deg)
+        self.feedforward = feedforward
         self.touchdown_height = touchdown_height(lander)
         self.to_action = ThrustToAction(lander, mode, attitude_kp, attitude_kd)
 
@@ -60,11 +69,18 @@ class VelocityFieldController(Policy):
         speed = np.minimum(np.minimum(distance / self.tau_h, np.sqrt(2.0 * self.a_brake * distance)), self.v_h_max)
         speed *= np.minimum(1.0, h / self.h_gate)
         v_ref[:, :2] = -r[:, :2] * (speed / np.maximum(distance, 1e-9))[:, None]
-        sink = np.minimum(np.minimum(h / self.tau_z, np.sqrt(2.0 * self.a_brake * h)), self.v_z_max)
+        brakeable = np.sqrt(2.0 * self.a_brake * h)
+        linear = np.full_like(h, np.inf) if self.tau_z is None else h / self.tau_z
+        sink = np.minimum(np.minimum(linear, brakeable), self.v_z_max)
         v_ref[:, 2] = -np.maximum(sink, self.v_final)
 
         accel = (v_ref - v) / self.tau_v
         accel[:, 2] += LUNAR_GRAVITY_MPS2
+        if self.feedforward:
+            # d(sink)/dh on the active branch, times dh/dt = v_z; zero on the constant branches.
+            slope = np.where(linear <= brakeable, 1.0 / (self.tau_z or np.inf), self.a_brake / np.maximum(brakeable, 1e-9))
+            on_profile = (sink < self.v_z_max) & (sink > self.v_final)
+            accel[:, 2] += np.where(on_profile, np.clip(-slope * v[:, 2], 0.0, self.a_brake), 0.0)
         return limit_accel(accel, mass, self.lander, self.max_tilt, MIN_UP_FRACTION * LUNAR_GRAVITY_MPS2) * mass[:, None]
 
     def act(self, obs: np.ndarray) -> np.ndarray:

@@ -10,9 +10,14 @@ and the energy-optimal thrust acceleration that nulls both (Guo, Hawkins and Wie
 
     a = 6 ZEM / t_go^2 - 2 ZEV / t_go.
 
-Time-to-go rule. Fuel is very sensitive to t_go, so it is chosen per lander once, at the start
-of the episode, and then counts down (t_go = t_f - t): the open-loop profile of the law is
-linear in time, a(s) = a0 + (a_T - a0) s for s in [0, 1] with a_T = 4 ZEV/T - 6 ZEM/T^2, so for
+Time-to-go rule. Fuel is very sensitive to t_go, so it is chosen by a plan that then counts
+down (t_go = t_f - t). By default the plan is made once, at the start of the episode. With
+``replan_interval_s`` it is made afresh at that interval (receding horizon) while more than
+``hold_plan_below_s`` remain, so it follows the current estimate rather than the first one:
+1 s lands 97.6% instead of 95.8% of nominal 3-DOF episodes with sensor noise and 91.0%
+instead of 89.1% in 6-DOF, for 1.171x instead of 1.154x the optimal propellant and about ten
+times the planning time (benchmarks/RESULTS.md). The open-loop profile of the law is linear
+in time, a(s) = a0 + (a_T - a0) s for s in [0, 1] with a_T = 4 ZEV/T - 6 ZEM/T^2, so for
 each of ``num_candidates`` final times T between ``min_time_s`` and ``max_time_s`` the planner
 evaluates, by Simpson's rule, the velocity it costs, T * mean(max(|a(s)|, a_min)), and keeps the
 cheapest T whose profile stays within ``accel_margin`` of the maximum thrust acceleration,
@@ -63,13 +68,18 @@ class ZemZevGuidance(Policy):
         accel_margin: fraction of the maximum thrust acceleration a plan may use.
         max_tilt_deg: largest thrust angle from vertical, planned and commanded (deg).
         gravity_mps2: gravity the law compensates (m/s^2).
+        replan_interval_s: a new plan every this many seconds of flight (s); None plans once,
+            at the start of the episode.
+        hold_plan_below_s: no replanning once the plan has less than this left (s), nor below
+            the gate: the shortest candidate final time is ``min_time_s``.
     """
 
     def __init__(self, lander: LanderSpec, mode: str = "3dof", gate_height_m: float = 1.5,
                  gate_speed_mps: float = 1.2, touchdown_speed_mps: float = 1.2,
                  terminal_time_constant_s: float = 1.5, terminal_horizontal_time_constant_s: float = 3.0, min_time_s: float = 15.0, max_time_s: float = 220.0,
                  num_candidates: int = 16, max_coast_s: float = 80.0, time_to_go_floor_s: float = 5.0, accel_margin: float = 0.95, max_tilt_deg: float = 60.0,
-                 gravity_mps2: float = LUNAR_GRAVITY_MPS2):
+                 gravity_mps2: float = LUNAR_GRAVITY_MPS2, replan_interval_s: float | None = None,
+                 hold_plan_below_s: float = 15.0):
         owner = "ZemZevGuidance"
         self.gate_height = check_range(owner, "gate_height_m", gate_height_m, 0.0, 1000.0)
         self.gate_speed = check_range(owner, "gate_speed_mps", gate_speed_mps, 0.0, 100.0)
@@ -85,6 +95,9 @@ class ZemZevGuidance(Policy):
         self.accel_margin = check_range(owner, "accel_margin", accel_margin, 0.0, 1.0, low_open=True)
         self.max_tilt = np.radians(check_range(owner, "max_tilt_deg", max_tilt_deg, 0.0, 90.0, low_open=True))
         self.gravity = check_range(owner, "gravity_mps2", gravity_mps2, 0.0, 100.0, low_open=True)
+        self.replan_interval = None if replan_interval_s is None else check_range(
+            owner, "replan_interval_s", replan_interval_s, 0.0, 1e4)
+        self.hold_plan_below = check_range(owner, "hold_plan_below_s", hold_plan_below_s, 0.0, 1e4)
         self.lander = lander
         self.mode = mode
         self.to_action = ThrustToAction(lander, mode)
@@ -95,6 +108,7 @@ class ZemZevGuidance(Policy):
         self.final_time = np.zeros(0)
         self.ignite_time = np.zeros(0)
         self.last_time = np.zeros(0)
+        self.plan_time = np.zeros(0)
         self.needs_plan = np.zeros(0, dtype=bool)
 
     # ------------------------------------------------------------------ state
@@ -103,6 +117,7 @@ class ZemZevGuidance(Policy):
             self.final_time = np.zeros(num_landers)
             self.ignite_time = np.zeros(num_landers)
             self.last_time = np.full(num_landers, np.inf)
+            self.plan_time = np.full(num_landers, -np.inf)
             self.needs_plan = np.ones(num_landers, dtype=bool)
         else:
             self.needs_plan[np.asarray(mask, dtype=bool)] = True
@@ -182,15 +197,19 @@ class ZemZevGuidance(Policy):
         # A clock that ran backwards means a new episode the caller did not announce.
         self.needs_plan |= t < self.last_time
         self.last_time = t.copy()
+        height = obs[:, SLICES["altitude"]][:, 0].astype(np.float64) - self.touchdown_height
+        if self.replan_interval is not None:
+            self.needs_plan |= ((t - self.plan_time >= self.replan_interval - 1e-6)
+                                & (self.final_time - t > self.hold_plan_below) & (height > self.gate_height))
         if self.needs_plan.any():
             index = np.flatnonzero(self.needs_plan)
             coast, duration = self.plan(r[index], v[index], mass[index])
             self.ignite_time[index] = t[index] + coast
             self.final_time[index] = t[index] + coast + duration
+            self.plan_time[index] = t[index]
             self.needs_plan[index] = False
 
         t_go = self.final_time - t
-        height = obs[:, SLICES["altitude"]][:, 0].astype(np.float64) - self.touchdown_height
         terminal = (t_go <= 0.0) | (height <= self.gate_height)
 
         accel = self._law(r, v, t_go, mass)

@@ -171,3 +171,44 @@ def test_registry_refuses_mode_mismatch_of_builtin_random():
     batch = LanderBatch("nominal", 2, mode="6dof")
     policy = load_policy("random", batch)
     assert policy.act(np.zeros((2, batch.obs_dim), np.float32)).shape == (2, batch.act_dim)
+
+
+def _flight_plans(policy, steps: int):
+    """Fly 8 truth-observed nominal landers; the plan (time made, final time) seen at every step."""
+    batch = LanderBatch("nominal", 8, mode="3dof", observation_mode="truth")
+    obs = batch.reset(seed=4)
+    made, final = [], []
+    for _ in range(steps):
+        obs, *_ = batch.step(policy.act(obs))
+        made.append(policy.plan_time.copy())
+        final.append(policy.final_time.copy())
+    return np.array(made), np.array(final)
+
+
+def test_zemzev_replans_on_its_interval_and_holds_the_last_plan():
+    lander = LanderBatch("nominal", 1).scenario.lander
+    made, _ = _flight_plans(ZemZevGuidance(lander, replan_interval_s=2.0, hold_plan_below_s=15.0), 400)
+    # 10 Hz control: a new plan every 20 steps while more than 15 s are left.
+    replans = np.diff(made, axis=0) > 0
+    assert replans[:100].sum(axis=0).tolist() == [5] * 8
+    gaps = [np.diff(np.flatnonzero(col)) for col in replans.T]
+    assert all(np.all(g == 20) for g in gaps)
+    once, final = _flight_plans(ZemZevGuidance(lander, replan_interval_s=None), 400)
+    assert np.all(once == 0.0) and np.all(final == final[0])  # planned once, at the start
+
+
+def test_zemzev_replans_toward_the_same_landing():
+    """Receding horizon keeps the plan consistent: a noise-free flight lands as planning once does."""
+    lander = LanderBatch("nominal", 1).scenario.lander
+    runs = [fly_scenario(ZemZevGuidance(lander, replan_interval_s=interval), "nominal", 100, seed=11, mode="3dof",
+                         observation_mode="truth", progress=False) for interval in (None, 1.0)]
+    for run in runs:
+        assert run.metrics["is_success"].mean() >= 0.97
+    used = [run.metrics["propellant_used"][run.metrics["is_success"]].mean() for run in runs]
+    assert abs(used[1] - used[0]) < 0.05 * used[0]
+
+
+def test_zemzev_refuses_a_negative_replan_interval():
+    lander = LanderBatch("nominal", 1).scenario.lander
+    with pytest.raises(ValueError, match="replan_interval_s"):
+        ZemZevGuidance(lander, replan_interval_s=-1.0)

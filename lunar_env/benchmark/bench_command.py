@@ -17,7 +17,7 @@ def add_bench_command(sub) -> None:
                        "miss distance, touchdown speeds and tilt, propellant and its ratio to the convex fuel optimum, "
                        "and crash causes. Same seed, same numbers. Protocol: docs/benchmark.md.")
     p.add_argument("--policy", required=True,
-                   help="zemzev, velocity_field, random, a model folder, an SB3 .zip or an exported .onnx file")
+                   help="zemzev, zemzev_replan, velocity_field, random, a model folder, an SB3 .zip or an exported .onnx file")
     p.add_argument("--suite", default="nominal", help="nominal, faults or all (default: nominal)")
     p.add_argument("--scenario", action="append", help="fly these scenarios instead of a suite (repeatable)")
     p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help=f"episodes per scenario (default {DEFAULT_EPISODES})")
