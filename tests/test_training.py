@@ -119,3 +119,89 @@ def test_shipped_models_load_and_land_a_seeded_batch(mode):
     assert run.metrics["is_success"].mean() >= 0.8
     card = Path(folder) / "MODEL_CARD.md"
     assert card.is_file() and "lunar bench" in card.read_text()
+
+
+def test_dagger_flights_are_flown_by_the_student_and_labelled_by_the_expert():
+    from agents.velocity_field import VelocityFieldController
+    from training.pretrain import collect_demonstrations
+    from training.pretrain_config import PretrainConfig
+
+    config = PretrainConfig(expert="velocity_field", episodes=8, action_noise=0.0)
+    expert_obs, _ = collect_demonstrations("hover_start", "3dof", "sensors", config, seed=5, progress=False)
+
+    def falling_student(obs):  # minimum thrust: the lander falls and crashes
+        return np.tile(np.array([0.0, 0.0, -1.0], dtype=np.float32), (len(obs), 1))
+
+    obs, labels = collect_demonstrations("hover_start", "3dof", "sensors", config, seed=5, progress=False,
+                                         student=falling_student)
+    expert = VelocityFieldController(LanderBatch("hover_start").scenario.lander)
+    np.testing.assert_array_equal(labels, expert.act(obs))  # the (stateless) expert labelled every state
+    assert len(obs) < 0.75 * len(expert_obs)  # the falling student's flights ended sooner: it flew
+    assert np.all(labels[:, 2] > -1.0)  # while the expert kept asking for more than minimum thrust
+
+
+def test_warm_start_clones_the_expert_and_dagger_evaluates_each_round(tmp_path):
+    from training.pretrain import actor_mean, collect_demonstrations
+    from training.pretrain_config import PretrainConfig
+
+    config = config_from_dict({**TINY, "total_timesteps": 1024, "eval_every_steps": 100_000,
+                               "ppo": {**TINY["ppo"], "net_arch": [64, 64]},
+                               "pretrain": {"expert": "velocity_field", "episodes": 16, "epochs": 30,
+                                            "batch_size": 512, "critic_warmup_steps": 100_000,
+                                            "dagger_rounds": 1, "dagger_episodes": 8, "dagger_epochs": 5}})
+    run_dir = train(config, tmp_path / "warm", progress=False)
+    evaluations = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
+    assert [e["steps"] for e in evaluations[:2]] == [0, 0]  # after cloning, and after the DAgger round
+    folder = load_model_folder(run_dir / "final")
+    # Fresh expert flights (other seeds): the clone acts like the expert along them.
+    obs, expert = collect_demonstrations("hover_start", "3dof", "sensors",
+                                         PretrainConfig(expert="velocity_field", episodes=16, action_noise=0.0),
+                                         seed=9, progress=False)
+    clone = actor_mean(folder.model, folder.normalize)(obs)
+    # The actor was frozen after cloning (critic warm-up), so it still acts like the expert: it
+    # explains most of the variance of the expert's actions (the best constant guess explains none).
+    assert np.mean((clone - expert) ** 2) < 0.25 * np.var(expert)
+
+
+def test_low_altitude_samples_weigh_more_and_bad_pretrain_settings_are_named():
+    from agents.thrust_command import SLICES
+    from training.pretrain import sample_weights
+    from training.pretrain_config import PretrainConfig
+
+    obs = np.zeros((3, LanderBatch("hover_start").obs_dim), dtype=np.float32)
+    obs[:, SLICES["altitude"]] = np.array([[5.0], [29.9], [300.0]])
+    weights = sample_weights(obs, PretrainConfig(focus_altitude_m=30.0, focus_weight=5.0))
+    np.testing.assert_array_equal(weights, [5.0, 5.0, 1.0])
+    np.testing.assert_array_equal(sample_weights(obs, PretrainConfig()), [1.0, 1.0, 1.0])  # off by default
+    for key, value in (("dagger_rounds", -1), ("dagger_episodes", 0), ("focus_weight", 0.0),
+                       ("focus_altitude_m", -5.0)):
+        with pytest.raises(ValueError, match=f"pretrain.{key}"):
+            PretrainConfig(**{key: value})
+
+
+def test_model_card_names_each_warm_start_stage_and_the_kept_evaluation():
+    from lunar_env.benchmark.report import build_report
+    from lunar_env.benchmark.suite import ScenarioRun
+    from lunar_env.physics import outcomes
+    from training.pretrain_config import PretrainConfig
+    from training.ship import model_card, stage_names
+
+    codes = np.array([outcomes.LANDED] * 3 + [outcomes.CRASH_VERTICAL_SPEED])
+    metrics = {"is_success": codes == outcomes.LANDED, "outcome": codes, "miss_distance": np.ones(4),
+               "touchdown_vertical_speed": np.ones(4), "touchdown_horizontal_speed": np.zeros(4),
+               "touchdown_tilt_deg": np.zeros(4), "propellant_used": np.full(4, 70.0)}
+    run = ScenarioRun("nominal", "vikram_like", "3dof", metrics, np.zeros((4, 2)), np.zeros((4, 3)), np.zeros((4, 3)),
+                      np.ones(4), 100.0)
+    reports = {suite: build_report([run], "p", suite, 0, "sensors") for suite in ("nominal", "faults")}
+    evaluations = [{"steps": 0, "wall_time_s": 30.0, "success_rate": 0.90, "propellant_kg": 74.0},
+                   {"steps": 0, "wall_time_s": 60.0, "success_rate": 0.96, "propellant_kg": 73.5},
+                   {"steps": 0, "wall_time_s": 90.0, "success_rate": 0.94, "propellant_kg": 73.0},
+                   {"steps": 500_000, "wall_time_s": 120.0, "success_rate": 0.93, "propellant_kg": None}]
+    assert stage_names(evaluations) == ["behavior cloning", "DAgger round 1", "DAgger round 2", "PPO"]
+    meta = {"env_id": "lunar_env/SouthPole3DoF-v0", "mode": "3dof", "scenario": "nominal", "observation_mode": "sensors",
+            "net_arch": [128, 128], "activation": "tanh", "trained_steps": 0, "training_wall_time_s": 60.0}
+    card = model_card("m", meta, PretrainConfig(expert="velocity_field", dagger_rounds=2), evaluations, reports, 4)
+    assert "2 rounds of DAgger" in card and "warm start's best (96.0%)" in card
+    assert "| DAgger round 1 | 0 | 1.0 | 96.0% | 73.5 |" in card
+    assert "First evaluation at >= 95% landed: 1.0 min" in card
+    assert "Landed on the nominal scenario: 75.0%" in card

@@ -20,6 +20,7 @@ from training.pretrain_config import PretrainConfig
 TRAIN_SEED_OFFSET = 1_000_000
 EVAL_SEED_OFFSET = 2_000_000
 PRETRAIN_SEED_OFFSET = 3_000_000
+DAGGER_SEED_STRIDE = 10_000  # DAgger round k flies stream PRETRAIN_SEED_OFFSET + seed + k * stride
 
 
 @dataclass(frozen=True)

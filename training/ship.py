@@ -47,25 +47,45 @@ def ship(run_dir: Path, model_dir: Path, episodes: int, optimum_samples: int) ->
     return model_dir
 
 
-def model_card(name: str, meta: dict, warm_started: bool, evaluations: list[dict], reports: dict, episodes: int) -> str:
+def stage_names(evaluations: list[dict]) -> list[str]:
+    """What each evaluation followed: the first fit, a DAgger round, or PPO updates."""
+    names, before_ppo = [], 0
+    for e in evaluations:
+        if e["steps"] == 0:
+            names.append("behavior cloning" if before_ppo == 0 else f"DAgger round {before_ppo}")
+            before_ppo += 1
+        else:
+            names.append("PPO")
+    return names
+
+
+def model_card(name: str, meta: dict, pretrain, evaluations: list[dict], reports: dict, episodes: int) -> str:
+    """MODEL_CARD.md text; ``pretrain`` is the run's PretrainConfig, or None for PPO from scratch."""
     reached = next((e for e in evaluations if e["success_rate"] >= SUCCESS_GOAL), None)
     nominal = next(s for s in reports["nominal"]["scenarios"] if s["scenario"] == "nominal")
     ratio = nominal["propellant_ratio_to_optimum"]
     kept_steps = int(meta.get("trained_steps", 0))
-    kept = next(e for e in evaluations if e["steps"] == kept_steps)
-    cloned = evaluations[0]
+    # Several evaluations share step 0 (the warm start's); the kept one is told apart by its wall time.
+    kept = min(evaluations, key=lambda e: (e["steps"] != kept_steps,
+                                           abs(e["wall_time_s"] - meta.get("training_wall_time_s", 0.0))))
+    warm = [e for e in evaluations if e["steps"] == 0]
     later = [e for e in evaluations if e["steps"] > kept_steps]
-    if not warm_started:
+    if pretrain is None:
         how = "Trained by PPO from scratch."
-    elif kept_steps == cloned["steps"]:
-        how = ("The kept actor is the behavior-cloned velocity-field controller (training/pretrain.py): the PPO "
-               "updates after the critic warm-up lowered the held-out success rate"
-               + (f" (to {100 * min(e['success_rate'] for e in later):.1f}% at worst)" if later else "")
-               + " and were not kept; docs/training.md explains what was tried.")
     else:
-        how = (f"The actor was behavior-cloned from the velocity-field controller (training/pretrain.py, "
-               f"{100 * cloned['success_rate']:.1f}% held-out), then updated by PPO up to step {kept_steps:,} "
-               f"({100 * kept['success_rate']:.1f}% held-out); docs/training.md explains what was tried.")
+        rounds = f" and {pretrain.dagger_rounds} rounds of DAgger" if pretrain.dagger_rounds else ""
+        rates = ", ".join(f"{100 * e['success_rate']:.1f}%" for e in warm)
+        cloned = (f"The actor was cloned from the `{pretrain.expert}` expert by behavior cloning{rounds} "
+                  f"(training/pretrain.py; {rates} held-out after each step)")
+        if kept_steps == 0:
+            how = (cloned + f"; the kept actor is the warm start's best ({100 * kept['success_rate']:.1f}%): the PPO "
+                   "updates after the critic warm-up did not beat it"
+                   + (f" ({100 * min(e['success_rate'] for e in later):.1f}% to "
+                      f"{100 * max(e['success_rate'] for e in later):.1f}%)" if later else "")
+                   + ". docs/training.md explains what was tried.")
+        else:
+            how = (cloned + f", then updated by PPO up to step {kept_steps:,} ({100 * kept['success_rate']:.1f}% "
+                   "held-out); docs/training.md explains what was tried.")
     lines = [
         f"# {name}",
         "",
@@ -84,12 +104,13 @@ def model_card(name: str, meta: dict, warm_started: bool, evaluations: list[dict
         f"- Hardware: {os.cpu_count()} CPU cores ({platform.machine()}), no GPU; Python {platform.python_version()}.",
         "- Evaluations during training (held-out seeds, 500 episodes each):",
         "",
-        "| PPO steps | wall time (min) | landed | propellant (kg) |",
-        "|---|---|---|---|",
+        "| after | PPO steps | wall time (min) | landed | propellant (kg) |",
+        "|---|---|---|---|---|",
     ]
-    for e in evaluations:
+    for stage, e in zip(stage_names(evaluations), evaluations):
         propellant = "-" if e["propellant_kg"] is None else f"{e['propellant_kg']:.1f}"
-        lines.append(f"| {e['steps']:,} | {e['wall_time_s'] / 60:.1f} | {100 * e['success_rate']:.1f}% | {propellant} |")
+        lines.append(f"| {stage} | {e['steps']:,} | {e['wall_time_s'] / 60:.1f} | {100 * e['success_rate']:.1f}% | "
+                     f"{propellant} |")
     lines += [
         "",
         f"## Benchmark (`lunar bench --policy models/{name} --suite nominal|faults --episodes {episodes} --seed {BENCH_SEED}`)",
@@ -121,10 +142,10 @@ def model_card(name: str, meta: dict, warm_started: bool, evaluations: list[dict
 def rewrite_card(model_dir: Path, run_dir: Path, episodes: int) -> None:
     """Regenerate MODEL_CARD.md from the run's evaluations and the saved benchmark reports."""
     meta = read_metadata(model_dir)
-    warm_started = load_config(model_dir / CONFIG_FILE).pretrain is not None
+    pretrain = load_config(model_dir / CONFIG_FILE).pretrain
     evaluations = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
     reports = {suite: json.loads((model_dir / "bench" / f"{suite}.json").read_text()) for suite in ("nominal", "faults")}
-    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, warm_started, evaluations, reports, episodes))
+    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, pretrain, evaluations, reports, episodes))
 
 
 def main(argv=None) -> int:

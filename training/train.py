@@ -14,6 +14,7 @@ A run folder (``runs/<name>`` by default) holds::
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import shutil
@@ -33,7 +34,7 @@ from agents.model_folder import save_model_folder
 from agents.policy import Policy
 from lunar_env.benchmark.suite import fly_scenario
 from lunar_env.physics.outcomes import OUTCOME_NAMES
-from training.config import EVAL_SEED_OFFSET, PRETRAIN_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
+from training.config import DAGGER_SEED_STRIDE, EVAL_SEED_OFFSET, PRETRAIN_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
 from training.sb3_vec_env import SouthPoleSB3VecEnv
 
 CHECKPOINT = "checkpoint"
@@ -266,8 +267,9 @@ class FixedStatistics(RunningMeanStd):
 
 # ----------------------------------------------------------------------------- warm start
 def warm_start(config: TrainConfig, model: PPO, env: VecNormalize, monitor: "TrainingMonitor", progress: bool) -> None:
-    """Behavior-clone the expert into the actor, evaluate it, and freeze it for the critic warm-up."""
-    from training.pretrain import clone_actor, collect_demonstrations, set_actor_trainable
+    """Behavior-clone the expert into the actor (with DAgger rounds), evaluate each fit, keep the
+    best and freeze it for the critic warm-up."""
+    from training.pretrain import actor_mean, clone_actor, collect_demonstrations, sample_weights, set_actor_trainable
 
     pre = config.pretrain
     obs, actions = collect_demonstrations(config.training_scenario(), config.mode, config.observation_mode, pre,
@@ -276,11 +278,29 @@ def warm_start(config: TrainConfig, model: PPO, env: VecNormalize, monitor: "Tra
     fixed = FixedStatistics(shape=env.obs_rms.mean.shape)
     fixed.mean, fixed.var, fixed.count = env.obs_rms.mean.copy(), env.obs_rms.var.copy(), env.obs_rms.count
     env.obs_rms = fixed
-    loss = clone_actor(model, env.normalize_obs(obs), actions, pre, seed=config.seed, progress=progress)
+    loss = clone_actor(model, env.normalize_obs(obs), actions, pre, seed=config.seed, progress=progress,
+                       weights=sample_weights(obs, pre))
     if progress:
         print(f"behavior cloning: {len(obs):,} samples from {pre.episodes} {pre.expert} flights, final MSE {loss:.4f}")
     monitor.model = model
+    best_actor = copy.deepcopy(model.policy.state_dict())
     monitor.evaluate(log=False)
+    for round_index in range(pre.dagger_rounds):
+        if monitor.stop:  # stop_at_success_rate reached
+            break
+        new_obs, new_actions = collect_demonstrations(
+            config.training_scenario(), config.mode, config.observation_mode, pre,
+            seed=PRETRAIN_SEED_OFFSET + config.seed + DAGGER_SEED_STRIDE * (round_index + 1), progress=progress,
+            student=actor_mean(model, env.normalize_obs), episodes=pre.dagger_episodes)
+        obs, actions = np.concatenate([obs, new_obs]), np.concatenate([actions, new_actions])
+        loss = clone_actor(model, env.normalize_obs(obs), actions, pre, seed=config.seed + round_index + 1,
+                           progress=progress, epochs=pre.dagger_epochs, weights=sample_weights(obs, pre))
+        if progress:
+            print(f"DAgger round {round_index + 1}/{pre.dagger_rounds}: {len(obs):,} samples, final MSE {loss:.4f}")
+        if monitor.evaluate(log=False) is monitor.best:
+            best_actor = copy.deepcopy(model.policy.state_dict())
+    # A refit can land worse than the one before it; PPO starts from the best warm-start actor.
+    model.policy.load_state_dict(best_actor)
     if pre.critic_warmup_steps > 0:
         set_actor_trainable(model, False)
         monitor.unfreeze_at = pre.critic_warmup_steps
