@@ -6,7 +6,8 @@ reaching a mean reward of 200, measured on the same machine.
     python benchmarks/time_to_land.py --only lunar    # only this project's pipeline
     python benchmarks/time_to_land.py --only gym      # only the Gymnasium reference
 
-Writes benchmarks/results/time_to_land.md with the command at the top.
+Writes benchmarks/results/time_to_land.md (or time_to_land_<lunar|gym>.md with --only, so one
+pipeline's timing does not overwrite the other's) with the command at the top.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import numpy as np
 
 from lunar_env.atomic import write_atomic
 
-RESULTS = Path(__file__).with_name("results") / "time_to_land.md"
+RESULTS_DIR = Path(__file__).with_name("results")
 TARGET_SUCCESS = 0.95
 GYM_TARGET_REWARD = 200.0
 GYM_EVAL_EVERY_STEPS = 50_000
@@ -101,7 +102,8 @@ def main() -> int:
         lines.append(f"| SB3 PPO, RL Zoo hyperparameters, LunarLanderContinuous-v3 | mean reward 200 | "
                      f"{minutes(r['wall_time_to_200_s'])} | {r['steps_to_200'] or '-'} |")
     text = "\n".join(lines) + "\n\n```json\n" + json.dumps(results, indent=2) + "\n```\n"
-    write_atomic(RESULTS, text)
+    out = RESULTS_DIR / (f"time_to_land_{args.only}.md" if args.only else "time_to_land.md")
+    write_atomic(out, text)
     print(text)
     return 0
 
