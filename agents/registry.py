@@ -40,18 +40,28 @@ def policy_mode(spec: str) -> str | None:
     return None
 
 
-def load_policy(spec: str, batch, seed: int = 0) -> Policy:
-    """A Policy for ``batch`` (a LanderBatch) from a name or a path; clear errors when it does not fit."""
+def load_policy(spec: str, batch, seed: int = 0, options: dict | None = None) -> Policy:
+    """A Policy for ``batch`` (a LanderBatch) from a name or a path; clear errors when it does not fit.
+
+    ``options`` are keyword arguments of a built-in guidance law (``velocity_field``, ``zemzev``),
+    e.g. ``{"brake_accel_mps2": 0.6}``; trained policies take none.
+    """
     lander = batch.scenario.lander
-    if spec in ("zemzev", "zemzev_replan"):
+    options = dict(options or {})
+    if spec in ("zemzev", "zemzev_replan", "velocity_field"):
+        from agents.velocity_field import VelocityFieldController
         from agents.zem_zev import ZemZevGuidance
 
-        return ZemZevGuidance(lander, mode=batch.mode,
-                              replan_interval_s=REPLAN_INTERVAL_S if spec == "zemzev_replan" else None)
-    if spec == "velocity_field":
-        from agents.velocity_field import VelocityFieldController
-
-        return VelocityFieldController(lander, mode=batch.mode)
+        if spec == "velocity_field":
+            law, settings = VelocityFieldController, {}
+        else:
+            law, settings = ZemZevGuidance, {"replan_interval_s": REPLAN_INTERVAL_S if spec == "zemzev_replan" else None}
+        try:
+            return law(lander, mode=batch.mode, **{**settings, **options})
+        except TypeError as err:
+            raise ValueError(f"options {sorted(options)} do not fit {spec}: {err}") from None
+    if options:
+        raise ValueError(f"options {sorted(options)} apply only to the built-in guidance laws, not to {spec!r}")
     if spec == "random":
         return RandomPolicy(batch.act_dim, seed=seed)
 

@@ -71,7 +71,8 @@ class ZemZevGuidance(Policy):
         replan_interval_s: a new plan every this many seconds of flight (s); None plans once,
             at the start of the episode.
         hold_plan_below_s: no replanning once the plan has less than this left (s), nor below
-            the gate: the shortest candidate final time is ``min_time_s``.
+            the gate. At least ``min_time_s``: a new plan is never shorter than that, so replanning
+            any later would keep pushing the final time back.
     """
 
     def __init__(self, lander: LanderSpec, mode: str = "3dof", gate_height_m: float = 1.5,
@@ -97,7 +98,7 @@ class ZemZevGuidance(Policy):
         self.gravity = check_range(owner, "gravity_mps2", gravity_mps2, 0.0, 100.0, low_open=True)
         self.replan_interval = None if replan_interval_s is None else check_range(
             owner, "replan_interval_s", replan_interval_s, 0.0, 1e4)
-        self.hold_plan_below = check_range(owner, "hold_plan_below_s", hold_plan_below_s, 0.0, 1e4)
+        self.hold_plan_below = check_range(owner, "hold_plan_below_s", hold_plan_below_s, min_time_s, 1e4)
         self.lander = lander
         self.mode = mode
         self.to_action = ThrustToAction(lander, mode)

@@ -174,27 +174,40 @@ def test_registry_refuses_mode_mismatch_of_builtin_random():
 
 
 def _flight_plans(policy, steps: int):
-    """Fly 8 truth-observed nominal landers; the plan (time made, final time) seen at every step."""
+    """Fly 8 truth-observed nominal landers; per step the plan's time made, its final time, and the clock."""
+    from agents.thrust_command import SLICES
+
     batch = LanderBatch("nominal", 8, mode="3dof", observation_mode="truth")
     obs = batch.reset(seed=4)
-    made, final = [], []
+    made, final, clock = [], [], []
     for _ in range(steps):
+        clock.append(obs[:, SLICES["time"]][:, 0].astype(np.float64))
         obs, *_ = batch.step(policy.act(obs))
         made.append(policy.plan_time.copy())
         final.append(policy.final_time.copy())
-    return np.array(made), np.array(final)
+    return np.array(made), np.array(final), np.array(clock)
 
 
 def test_zemzev_replans_on_its_interval_and_holds_the_last_plan():
     lander = LanderBatch("nominal", 1).scenario.lander
-    made, _ = _flight_plans(ZemZevGuidance(lander, replan_interval_s=2.0, hold_plan_below_s=15.0), 400)
+    made, final, clock = _flight_plans(ZemZevGuidance(lander, replan_interval_s=2.0, hold_plan_below_s=15.0), 1200)
     # 10 Hz control: a new plan every 20 steps while more than 15 s are left.
     replans = np.diff(made, axis=0) > 0
     assert replans[:100].sum(axis=0).tolist() == [5] * 8
     gaps = [np.diff(np.flatnonzero(col)) for col in replans.T]
     assert all(np.all(g == 20) for g in gaps)
-    once, final = _flight_plans(ZemZevGuidance(lander, replan_interval_s=None), 400)
-    assert np.all(once == 0.0) and np.all(final == final[0])  # planned once, at the start
+    # Once a plan has 15 s or less to go it is held: no new plan after that step.
+    left = final[:-1] - clock[1:]
+    held = np.cumsum(left <= 15.0, axis=0) > 0
+    assert held.any(axis=0).all() and not (replans & held).any()
+    once, final_once, _ = _flight_plans(ZemZevGuidance(lander, replan_interval_s=None), 400)
+    assert np.all(once == 0.0) and np.all(final_once == final_once[0])  # planned once, at the start
+
+
+def test_zemzev_refuses_a_hold_shorter_than_its_shortest_plan():
+    lander = LanderBatch("nominal", 1).scenario.lander
+    with pytest.raises(ValueError, match="hold_plan_below_s"):
+        ZemZevGuidance(lander, replan_interval_s=1.0, hold_plan_below_s=5.0, min_time_s=15.0)
 
 
 def test_zemzev_replans_toward_the_same_landing():

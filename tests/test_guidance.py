@@ -31,11 +31,64 @@ def test_feedforward_brakes_at_the_profiles_deceleration(height_m):
     np.testing.assert_allclose(without.thrust_vector(obs)[0] / mass[0], [0.0, 0.0, LUNAR_GRAVITY_MPS2], atol=1e-9)
 
 
-def test_linear_sink_branch_feeds_forward_its_own_slope():
+@pytest.mark.parametrize("tau_z_s", [10.0, 5.0])
+def test_linear_sink_branch_feeds_forward_its_own_slope(tau_z_s):
     lander = LanderBatch("nominal_flat", 1).scenario.lander
-    controller = VelocityFieldController(lander, tau_z_s=10.0)
-    height = 20.0  # h / tau_z = 2 m/s < sqrt(2 a h) = 4.7 m/s: the linear branch is active
+    controller = VelocityFieldController(lander, tau_z_s=tau_z_s)
+    height = 20.0  # h / tau_z (2 or 4 m/s) < sqrt(2 a h) = 4.7 m/s: the linear branch is active
     obs = observation_on_the_profile(controller, height)
-    obs[:, SLICES["velocity"]] = [0.0, 0.0, -height / 10.0]
+    obs[:, SLICES["velocity"]] = [0.0, 0.0, -height / tau_z_s]
     accel = controller.thrust_vector(obs)[0] / current_mass(lander, obs)[0]
-    np.testing.assert_allclose(accel[2], LUNAR_GRAVITY_MPS2 + (height / 10.0) / 10.0, atol=1e-9)
+    # d(v_ref)/dt = (h / tau_z) / tau_z: 0.2 or 0.8 m/s^2, the latter above a_brake.
+    np.testing.assert_allclose(accel[2], LUNAR_GRAVITY_MPS2 + (height / tau_z_s) / tau_z_s, atol=1e-9)
+
+
+def test_bad_settings_are_refused_by_name():
+    lander = LanderBatch("nominal_flat", 1).scenario.lander
+    for key in ("tau_z_s", "tau_h_s", "tau_v_s", "gate_height_m", "brake_accel_mps2"):
+        with pytest.raises(ValueError, match=key):
+            VelocityFieldController(lander, **{key: 0.0})
+
+
+def test_horizontal_feedforward_follows_the_fading_reference():
+    lander = LanderBatch("nominal_flat", 1).scenario.lander
+    controller = VelocityFieldController(lander)
+    height, east = 30.0, 20.0  # below the gate, 20 m west of the target
+    obs = observation_on_the_profile(controller, height)
+    obs[:, SLICES["position"]] = [-east, 0.0, height + controller.touchdown_height]
+    unfaded = min(east / controller.tau_h, np.sqrt(2.0 * controller.a_brake * east), controller.v_h_max)
+    sink = -np.sqrt(2.0 * controller.a_brake * height)
+    obs[:, SLICES["velocity"]] = [unfaded * height / controller.h_gate, 0.0, sink]  # on the faded reference
+    accel = controller.thrust_vector(obs)[0] / current_mass(lander, obs)[0]
+    # The reference east speed shrinks at unfaded * |v_z| / h_gate: the command brakes at that rate.
+    np.testing.assert_allclose(accel[0], unfaded * sink / controller.h_gate, rtol=1e-6)
+    assert accel[1] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_registry_passes_options_to_the_builtin_laws_and_refuses_misfits():
+    from agents.registry import load_policy
+
+    batch = LanderBatch("nominal_flat", 1)
+    assert load_policy("velocity_field", batch, options={"brake_accel_mps2": 0.6}).a_brake == 0.6
+    assert load_policy("zemzev_replan", batch, options={"gate_height_m": 2.0}).replan_interval == 1.0
+    with pytest.raises(ValueError, match="do not fit velocity_field"):
+        load_policy("velocity_field", batch, options={"brake_typo": 0.6})
+    with pytest.raises(ValueError, match="only to the built-in guidance laws"):
+        load_policy("random", batch, options={"brake_accel_mps2": 0.6})
+
+
+def test_pretrain_expert_options_reach_the_expert():
+    from training.config import config_from_dict
+    from training.pretrain import collect_demonstrations
+    from training.pretrain_config import PretrainConfig
+
+    config = config_from_dict({"name": "x", "pretrain": {"expert": "velocity_field",
+                                                         "expert_options": {"brake_accel_mps2": 0.3}}})
+    assert config.pretrain.expert_options == {"brake_accel_mps2": 0.3}
+    gentle = PretrainConfig(expert="velocity_field", episodes=4, action_noise=0.0, expert_options={"brake_accel_mps2": 0.3})
+    firm = PretrainConfig(expert="velocity_field", episodes=4, action_noise=0.0)
+    # Braking more gently from the same starts takes longer: more samples per flight.
+    assert len(collect_demonstrations("hover_start", "3dof", "sensors", gentle, seed=2, progress=False)[0]) > \
+        len(collect_demonstrations("hover_start", "3dof", "sensors", firm, seed=2, progress=False)[0])
+    with pytest.raises(ValueError, match="pretrain.expert_options"):
+        PretrainConfig(expert_options=["brake_accel_mps2"])

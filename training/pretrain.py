@@ -44,7 +44,7 @@ def collect_demonstrations(scenario, mode: str, observation_mode: str, config: P
     from agents.registry import load_policy
 
     batch = LanderBatch(scenario, episodes or config.episodes, mode=mode, observation_mode=observation_mode)
-    expert = load_policy(config.expert, batch, seed=seed)
+    expert = load_policy(config.expert, batch, seed=seed, options=config.expert_options)
     rng = np.random.default_rng(seed)
     obs = batch.reset(seed=seed)
     if hasattr(expert, "reset"):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass(frozen=True)
@@ -10,6 +10,7 @@ class PretrainConfig:
     """Behavior-cloning warm start (``pretrain:`` in a training config)."""
 
     expert: str = "zemzev"  # a policy name or path agents.registry.load_policy accepts
+    expert_options: dict = field(default_factory=dict)  # keyword arguments of a built-in expert law
     episodes: int = 1024  # demonstration episodes
     action_noise: float = 0.1  # std of the noise added to executed actions (action units)
     epochs: int = 20
@@ -35,6 +36,8 @@ class PretrainConfig:
             raise ValueError(f"pretrain.focus_altitude_m must be >= 0, got {self.focus_altitude_m!r}")
         if not self.focus_weight > 0:
             raise ValueError(f"pretrain.focus_weight must be > 0, got {self.focus_weight!r}")
+        if not isinstance(self.expert_options, dict) or not all(isinstance(k, str) for k in self.expert_options):
+            raise ValueError(f"pretrain.expert_options must be a mapping of setting names, got {self.expert_options!r}")
         if not isinstance(self.dagger_rounds, int) or self.dagger_rounds < 0:
             raise ValueError(f"pretrain.dagger_rounds must be a non-negative integer, got {self.dagger_rounds!r}")
         if not isinstance(self.critic_warmup_steps, int) or self.critic_warmup_steps < 0:

@@ -69,13 +69,17 @@ def model_card(name: str, meta: dict, pretrain, evaluations: list[dict], reports
     kept = min(evaluations, key=lambda e: (e["steps"] != kept_steps,
                                            abs(e["wall_time_s"] - meta.get("training_wall_time_s", 0.0))))
     warm = [e for e in evaluations if e["steps"] == 0]
-    later = [e for e in evaluations if e["steps"] > kept_steps]
+    # Evaluations in the critic warm-up are of the frozen warm-start actor, not of PPO updates.
+    warmup = pretrain.critic_warmup_steps if pretrain is not None else 0
+    later = [e for e in evaluations if e["steps"] > max(kept_steps, warmup)]
     if pretrain is None:
         how = "Trained by PPO from scratch."
     else:
         rounds = f" and {pretrain.dagger_rounds} rounds of DAgger" if pretrain.dagger_rounds else ""
         rates = ", ".join(f"{100 * e['success_rate']:.1f}%" for e in warm)
-        cloned = (f"The actor was cloned from the `{pretrain.expert}` expert by behavior cloning{rounds} "
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(pretrain.expert_options.items()))
+        expert = f"`{pretrain.expert}` expert" + (f" ({settings})" if settings else "")
+        cloned = (f"The actor was cloned from the {expert} by behavior cloning{rounds} "
                   f"(training/pretrain.py; {rates} held-out after each step)")
         if kept_steps == 0:
             how = (cloned + f"; the kept actor is the warm start's best ({100 * kept['success_rate']:.1f}%): the PPO "

@@ -322,6 +322,7 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, progre
         if (run_dir / CHECKPOINT).exists():
             raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
         run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "evaluations.jsonl").unlink(missing_ok=True)  # of a run that died before its first checkpoint
         env = make_env(config)
         model = make_model(config, env, run_dir / "tb")
         state = {}

@@ -34,7 +34,7 @@ def add_render_command(subparsers) -> argparse.ArgumentParser:
                     "zooms with altitude, a side profile and a HUD (docs/rendering.md). Needs the render extra: "
                     'pip install "lunar-env[render]".')
     p.add_argument("--policy", default="velocity_field",
-                   help="zemzev, velocity_field, or the path of a trained model (default: velocity_field)")
+                   help="zemzev, zemzev_replan, velocity_field, or the path of a trained model (default: velocity_field)")
     p.add_argument("--scenario", default="nominal", help="scenario name (lunar envs lists them)")
     p.add_argument("--mode", default="6dof", choices=["6dof", "3dof"])
     p.add_argument("--seed", type=int, default=0, help="episode seed")
