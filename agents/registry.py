@@ -49,13 +49,14 @@ def load_policy(spec: str, batch, seed: int = 0, options: dict | None = None) ->
     lander = batch.scenario.lander
     options = dict(options or {})
     if spec in ("zemzev", "zemzev_replan", "velocity_field"):
-        from agents.velocity_field import VelocityFieldController
-        from agents.zem_zev import ZemZevGuidance
-
         if spec == "velocity_field":
-            law, settings = VelocityFieldController, {}
+            from agents.velocity_field import VelocityFieldController as law
+
+            settings = {}
         else:
-            law, settings = ZemZevGuidance, {"replan_interval_s": REPLAN_INTERVAL_S if spec == "zemzev_replan" else None}
+            from agents.zem_zev import ZemZevGuidance as law
+
+            settings = {"replan_interval_s": REPLAN_INTERVAL_S if spec == "zemzev_replan" else None}
         try:
             return law(lander, mode=batch.mode, **{**settings, **options})
         except TypeError as err:

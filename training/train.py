@@ -80,11 +80,12 @@ class LivePolicy(Policy):
     """The model being trained, as a batched Policy: deterministic, with the current normalization."""
 
     def __init__(self, model: PPO, env: VecNormalize):
-        self.model, self.env = model, env
+        from training.pretrain import actor_mean
+
+        self.mean = actor_mean(model, env.normalize_obs)
 
     def act(self, obs: np.ndarray) -> np.ndarray:
-        actions, _ = self.model.predict(self.env.normalize_obs(obs), deterministic=True)
-        return np.clip(actions, -1.0, 1.0).astype(np.float32)
+        return np.clip(self.mean(obs), -1.0, 1.0).astype(np.float32)
 
 
 def save_policy(path: Path, model: PPO, env: VecNormalize, config: TrainConfig, extra: dict) -> None:
