@@ -135,6 +135,9 @@ class LanderSpec:
         for k, engine in enumerate(engines):
             if not isinstance(engine, EngineSpec):
                 raise ValueError(f"LanderSpec.engines[{k}] must be an EngineSpec, got {type(engine).__name__}")
+            if engine.direction[2] < MIN_ENGINE_AXIAL_COMPONENT:
+                raise ValueError(f"LanderSpec.engines[{k}].direction must push along the body +z axis (within "
+                                 f"{MAX_ENGINE_CANT_DEG:g} deg of it), got {engine.direction!r}")
         object.__setattr__(self, "engines", engines)
         check_range(owner, "throttle_time_constant_s", self.throttle_time_constant_s, 0.0, 10.0)
         torque = check_vector(owner, "rcs_max_torque_nm", self.rcs_max_torque_nm)
@@ -149,6 +152,7 @@ class LanderSpec:
         if max(foot[2] for foot in feet) >= 0:
             raise ValueError("LanderSpec.leg_feet_m must all lie below the centre of mass (negative z)")
         object.__setattr__(self, "leg_feet_m", feet)
+        _check_inertia_plausible(inertia, self.dry_mass_kg, self.extent_m)
         check_range(owner, "max_slew_rate_dps", self.max_slew_rate_dps, 0.0, 360.0, low_open=True)
         check_range(owner, "max_vertical_speed_mps", self.max_vertical_speed_mps, 0.0, 100.0, low_open=True)
         check_range(owner, "max_horizontal_speed_mps", self.max_horizontal_speed_mps, 0.0, 100.0, low_open=True)
@@ -182,6 +186,12 @@ class LanderSpec:
         return total / flow
 
     @property
+    def extent_m(self) -> float:
+        """Largest distance of a foot, a nozzle or an RCS thruster from the centre of mass (m)."""
+        points = [*self.leg_feet_m, *(e.position_m for e in self.engines)]
+        return max(self.rcs_lever_arm_m, *(math.sqrt(x * x + y * y + z * z) for x, y, z in points))
+
+    @property
     def foot_radius_m(self) -> float:
         """Largest horizontal distance of a foot from the body axis (m): the lander's footprint radius."""
         return max(math.hypot(f[0], f[1]) for f in self.leg_feet_m)
@@ -189,6 +199,33 @@ class LanderSpec:
 
 MAX_ENGINES = 8
 """Largest number of main engines a lander may have (array sizes in the kernels)."""
+
+MAX_ENGINE_CANT_DEG = 45.0
+"""Largest angle (deg) between a main engine's force and the body +z axis. Descent engines are
+canted by a few degrees at most; a sideways engine leaves no axial thrust to map actions onto."""
+MIN_ENGINE_AXIAL_COMPONENT = math.cos(math.radians(MAX_ENGINE_CANT_DEG))
+
+GYRATION_RADIUS_RANGE = (0.1, 3.0)
+"""(est.) Allowed radius of gyration sqrt(I / m) of the dry lander about each axis, as a multiple of
+its extent (LanderSpec.extent_m: the farthest foot, nozzle or thruster from the centre of mass).
+The presets lie at 0.29-0.35 (Vikram-like: sqrt(450 / 1000) = 0.67 m against feet 2.3 m away); far
+outside, the spec describes no real lander and the attitude integration stiffens."""
+
+
+def _check_inertia_plausible(inertia: tuple[float, ...], dry_mass_kg: float, extent_m: float) -> None:
+    """Refuse principal moments no rigid body has (triangle inequality) or far from the lander's size."""
+    owner = "LanderSpec.inertia_dry_kgm2"
+    for k in range(3):
+        if inertia[k] > inertia[(k + 1) % 3] + inertia[(k + 2) % 3]:
+            raise ValueError(f"{owner} {inertia!r} is not a rigid body's: each principal moment must be at most "
+                             "the sum of the other two")
+    low, high = (f * extent_m for f in GYRATION_RADIUS_RANGE)
+    for k, moment in enumerate(inertia):
+        radius = math.sqrt(moment / dry_mass_kg)
+        if not low <= radius <= high:
+            raise ValueError(f"{owner}[{k}] = {moment:g} kg m^2 gives a radius of gyration of {radius:.3g} m for "
+                             f"{dry_mass_kg:g} kg; a lander whose feet and engines reach {extent_m:.3g} m from its "
+                             f"centre of mass needs {low:.3g} to {high:.3g} m (GYRATION_RADIUS_RANGE x extent)")
 
 MAX_LEGS = 8
 """Largest number of landing legs a lander may have."""

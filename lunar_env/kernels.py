@@ -16,6 +16,7 @@ from numba import njit, prange
 
 from lunar_env.faults import draw_faults, start_faults
 from lunar_env.navigation import propagate_imu, reset_navigation
+from lunar_env.numerics import clip_observation, end_numerically, observation_is_finite, state_is_finite
 from lunar_env.physics import outcomes
 from lunar_env.physics.dynamics import propagate_substep
 from lunar_env.physics.params import MODE_6DOF
@@ -155,14 +156,24 @@ def reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, fau
         sample_sensors(x, flags, rng, sensors, terrain, i, altitude)
         write_navigation_observation(obs, x, flags, lander, sensors, i, gx, gy, gz)
     write_guidance_cues(obs, lander, reward, i)
+    finite = state_is_finite(x, i) and observation_is_finite(obs, i)
+    clip_observation(obs, i)
+    return finite
 
 
 @njit(cache=True, parallel=True)
 def reset_kernel(mask, seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs):
-    """Start a new episode for every lander i with mask[i] and write its first observation."""
+    """Start a new episode for every lander i with mask[i] and write its first observation.
+
+    Returns how many of them started from a non-finite state (a spec the physics cannot carry).
+    """
+    non_finite = 0
     for i in prange(mask.shape[0]):
         if mask[i]:
-            reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs, i)
+            if not reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain,
+                             sites, obs, i):
+                non_finite += 1
+    return non_finite
 
 
 @njit(cache=True, inline="always")
@@ -256,6 +267,9 @@ def step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terra
         sample_sensors(x, flags, rng, sensors, terrain, i, altitude)
         write_navigation_observation(obs, x, flags, lander, sensors, i, gx, gy, gz)
     write_guidance_cues(obs, lander, reward, i)
+    if not (state_is_finite(x, i) and observation_is_finite(obs, i) and np.isfinite(rewards[i])):
+        end_numerically(x, flags, obs, rewards, reward, i)
+    clip_observation(obs, i)
     outcome = flags[i, OUTCOME]
     terminated[i] = outcome != outcomes.IN_FLIGHT and outcome != outcomes.TIME_LIMIT
     truncated[i] = outcome == outcomes.TIME_LIMIT

@@ -112,6 +112,36 @@ def reset_navigation(x, flags, rng, sensors, i, true_altitude, dt):
     return rate_noise * a, rate_noise * b, rate_noise * c
 
 
+# rad: below this step angle the series of sin(a)/a and (1 - cos a)/a^2 are exact to double precision.
+SMALL_ROTATION_RAD = 1e-4
+
+
+@njit(cache=True, inline="always")
+def rotate_against_rate(vx, vy, vz, ax, ay, az):
+    """The solution of dv/dt = -w x v after one step, a = w dt (rad): v turned by -|a| about a.
+
+    Rodrigues' formula, exact for a constant rate and norm-preserving at any rate: forward Euler
+    (v - a x v) grows the error by sqrt(1 + |a|^2) per step and diverges for a spinning lander.
+    """
+    angle2 = ax * ax + ay * ay + az * az
+    if angle2 < SMALL_ROTATION_RAD * SMALL_ROTATION_RAD:
+        s = 1.0 - angle2 / 6.0
+        c = 0.5 - angle2 / 24.0
+        cos_angle = 1.0 - 0.5 * angle2
+    else:
+        angle = np.sqrt(angle2)
+        s = np.sin(angle) / angle
+        cos_angle = np.cos(angle)
+        c = (1.0 - cos_angle) / angle2
+    cx = ay * vz - az * vy
+    cy = az * vx - ax * vz
+    cz = ax * vy - ay * vx
+    dot = ax * vx + ay * vy + az * vz
+    return (vx * cos_angle - s * cx + c * dot * ax,
+            vy * cos_angle - s * cy + c * dot * ay,
+            vz * cos_angle - s * cz + c * dot * az)
+
+
 @njit(cache=True)
 def propagate_imu(x, rng, sensors, i, dvx, dvy, dvz, dz, dt):
     """Dead-reckon lander i over a control step of ``dt`` s (six normal pairs).
@@ -136,9 +166,10 @@ def propagate_imu(x, rng, sensors, i, dvx, dvy, dvz, dz, dt):
     gy = rate_noise * n1
     gz = rate_noise * n2
     tx, ty, tz = x[i, NAV_ATT_ERR_X], x[i, NAV_ATT_ERR_X + 1], x[i, NAV_ATT_ERR_X + 2]
-    x[i, NAV_ATT_ERR_X] = tx + (-(wy * tz - wz * ty) + x[i, GYRO_BIAS_X] + gx) * dt
-    x[i, NAV_ATT_ERR_X + 1] = ty + (-(wz * tx - wx * tz) + x[i, GYRO_BIAS_X + 1] + gy) * dt
-    x[i, NAV_ATT_ERR_X + 2] = tz + (-(wx * ty - wy * tx) + x[i, GYRO_BIAS_X + 2] + gz) * dt
+    rx, ry, rz = rotate_against_rate(tx, ty, tz, wx * dt, wy * dt, wz * dt)
+    x[i, NAV_ATT_ERR_X] = rx + (x[i, GYRO_BIAS_X] + gx) * dt
+    x[i, NAV_ATT_ERR_X + 1] = ry + (x[i, GYRO_BIAS_X + 1] + gy) * dt
+    x[i, NAV_ATT_ERR_X + 2] = rz + (x[i, GYRO_BIAS_X + 2] + gz) * dt
 
     # Accelerometer: the measured velocity change is rotated by the estimated attitude.
     bx, by, bz = rotate_inverse(q0, q1, q2, q3, dvx, dvy, dvz)

@@ -26,6 +26,8 @@ from lunar_env.physics.params import (
 from lunar_env.physics.state import (
     EPISODE,
     MASS,
+    NF,
+    NX,
     PROPELLANT_START,
     TD_ANGULAR_RATE,
     TD_HORIZONTAL_SPEED,
@@ -44,6 +46,35 @@ from lunar_env.terrain.heightmap import Heightmap, TerrainArrays, TerrainTile, f
 MODES = {"6dof": MODE_6DOF, "3dof": MODE_3DOF}
 OBSERVATION_MODES = ("sensors", "truth")
 MAX_SEED = 2**63 - 1
+MEMORY_HEADROOM = 0.8  # a batch may take at most this share of the memory the system has available
+
+
+def batch_bytes_per_lander() -> int:
+    """Bytes one lander of a batch holds: state arrays, observation, reward and flag buffers, and
+    the copy of the observation a step returns."""
+    return (NX * 8 + NF * 8 + 2 * 8) + 2 * OBS_DIM * 4 + 8 + 2
+
+
+def available_memory_bytes() -> int | None:
+    """MemAvailable of /proc/meminfo (bytes), or None where the system does not say."""
+    try:
+        with open("/proc/meminfo") as handle:
+            for line in handle:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        return None
+    return None
+
+
+def check_memory(num_landers: int) -> None:
+    """Refuse, with the estimate, a batch larger than the memory the system has available."""
+    need = num_landers * batch_bytes_per_lander()
+    have = available_memory_bytes()
+    if have is not None and need > MEMORY_HEADROOM * have:
+        raise ValueError(f"num_landers={num_landers} needs about {need / 2**30:.1f} GiB "
+                         f"({batch_bytes_per_lander()} bytes per lander), more than "
+                         f"{MEMORY_HEADROOM:.0%} of the {have / 2**30:.1f} GiB available: use fewer landers")
 
 
 _POOL_CACHE: dict = {}
@@ -137,12 +168,15 @@ class LanderBatch:
         self.sites = np.array([t.site_xyz for t in self.tiles], dtype=np.float64)
 
         n = self.num_landers
+        check_memory(n)
         self.state = BatchState(n)
         self.obs = np.zeros((n, self.obs_dim), dtype=np.float32)
         self.rewards = np.zeros(n, dtype=np.float64)
         self.terminated = np.zeros(n, dtype=np.bool_)
         self.truncated = np.zeros(n, dtype=np.bool_)
         self.seed: int | None = None
+        self._started = np.zeros(n, dtype=np.bool_)  # landers that have had a reset; stepping others is refused
+        self._all_started = False
 
     # ------------------------------------------------------------------ episode control
     def reset(self, seed: int | None = None, mask: np.ndarray | None = None) -> np.ndarray:
@@ -165,16 +199,30 @@ class LanderBatch:
             if mask.shape != (self.num_landers,):
                 raise ValueError(f"reset mask must have shape ({self.num_landers},), got {mask.shape}")
         s = self.state
-        reset_kernel(mask, np.uint64(self.seed), self.index_offset, s.x, s.flags, s.rng, self.lander, self.sim,
-                     self.init, self.sensors, self.faults, self.reward, self.terrain, self.sites, self.obs)
+        non_finite = reset_kernel(mask, np.uint64(self.seed), self.index_offset, s.x, s.flags, s.rng, self.lander,
+                                  self.sim, self.init, self.sensors, self.faults, self.reward, self.terrain, self.sites,
+                                  self.obs)
+        if non_finite:
+            raise ValueError(f"{non_finite} lander(s) of scenario {self.scenario.name!r} (lander "
+                             f"{self.scenario.lander.name!r}) start from a non-finite state: its parameters are "
+                             "outside what the physics can integrate")
         self.terminated[mask] = False
         self.truncated[mask] = False
+        if not self._all_started:
+            self._started |= mask
+            self._all_started = bool(self._started.all())
         return self.obs
 
     def check_actions(self, actions) -> np.ndarray:
-        """Actions as a float32 (n, act_dim) array; raises ValueError on a wrong shape or NaN."""
+        """Actions as a float32 (n, act_dim) array; raises ValueError on a wrong shape or NaN.
+
+        Finite out-of-range values are clipped (the kernel clips to [-1, 1] too): a finite float64
+        such as 1e300 must not overflow to inf in the float32 cast and be called infinite.
+        """
         try:
-            arr = np.asarray(actions, dtype=np.float32)
+            arr = np.asarray(actions)
+            if arr.dtype != np.float32:
+                arr = np.asarray(arr, dtype=np.float64)
         except (TypeError, ValueError):
             raise ValueError(f"actions must be numeric, got {type(actions).__name__}") from None
         expected = (self.num_landers, self.act_dim)
@@ -186,6 +234,8 @@ class LanderBatch:
         if not np.all(np.isfinite(arr)):
             bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
             raise ValueError(f"actions contain NaN or inf for lander(s) {bad[:10].tolist()}; refusing to integrate them")
+        if arr.dtype != np.float32:
+            arr = np.clip(arr, -1.0, 1.0).astype(np.float32)
         return np.ascontiguousarray(arr)
 
     def step(self, actions) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -193,6 +243,10 @@ class LanderBatch:
 
         Returns views of the internal (obs, rewards, terminated, truncated) buffers.
         """
+        if not self._all_started:
+            never = np.flatnonzero(~self._started)
+            raise ValueError(f"step() before reset(): lander(s) {never[:10].tolist()} have never been reset; call "
+                             "reset() first (a reset_mask must cover every lander the first time)")
         arr = self.check_actions(actions)
         s = self.state
         step_kernel(arr, s.x, s.flags, s.rng, self.lander, self.sim, self.sensors, self.faults, self.reward,

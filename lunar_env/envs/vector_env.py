@@ -92,6 +92,7 @@ class SouthPoleVectorEnv(VectorEnv):
         self.observation_space = batch_space(self.single_observation_space, self.num_envs)
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         self._needs_reset = np.zeros(self.num_envs, dtype=np.bool_)
+        self._reported = np.zeros(self.num_envs, dtype=np.bool_)  # disabled autoreset: episode ends already in infos
 
     @property
     def scenario(self):
@@ -113,8 +114,10 @@ class SouthPoleVectorEnv(VectorEnv):
         obs = self.batch.reset(seed=seed, mask=mask)
         if mask is None:
             self._needs_reset[:] = False
+            self._reported[:] = False
         else:
             self._needs_reset[mask] = False
+            self._reported[mask] = False
         if self._view is not None:
             self._view.reset(mask)
         return self._out(obs), {}
@@ -145,7 +148,10 @@ class SouthPoleVectorEnv(VectorEnv):
                     self._view.step()  # the rendered lander's final state, before it restarts
                 batch.reset(mask=done)
         else:
-            infos = episode_infos(batch, done & (batch.state.steps > 0))
+            # A finished lander stays finished until reset: report its episode once, when it ends.
+            ended = done & ~self._reported
+            self._reported |= done
+            infos = episode_infos(batch, ended)
         if self._view is not None:
             self._view.step()
         return self._out(obs), rewards.astype(np.float64, copy=True), self._out(terminated), self._out(truncated), infos

@@ -12,6 +12,7 @@ LANDED_OFF_TARGET = 8  # safe touchdown outside the target radius
 OUT_OF_BOUNDS = 9
 PROPELLANT_EXHAUSTED = 10  # airborne with empty tanks: it can only fall
 TIME_LIMIT = 11  # truncation, not termination
+NUMERICAL_ERROR = 12  # the state turned non-finite: the lander is ended, never integrated further
 
 OUTCOME_NAMES = (
     "in_flight",
@@ -26,6 +27,7 @@ OUTCOME_NAMES = (
     "out_of_bounds",
     "propellant_exhausted",
     "time_limit",
+    "numerical_error",
 )
 
 CRASH_OUTCOMES = frozenset(range(CRASH_VERTICAL_SPEED, TIPPED_OVER + 1)) | {OUT_OF_BOUNDS, PROPELLANT_EXHAUSTED}
