@@ -11,6 +11,10 @@ Importing the package registers the environments::
 
 from gymnasium.envs.registration import register, registry
 
+from lunar_env import numba_cache as _numba_cache
+
+_numba_cache.configure()  # before any compiled module is imported: the cache must match these sources
+
 __version__ = "0.1.0"
 
 ENV_IDS = {"lunar_env/SouthPole-v0": "6dof", "lunar_env/SouthPole3DoF-v0": "3dof"}
