@@ -3,7 +3,8 @@
 numba checks a cached function against its own source file only. The kernels inline helpers and
 constants from many other files (reward, sensors, dynamics, state columns), so an edit to one of
 those would leave the cached kernels running the old code. Naming the cache folder by a hash of
-every source file of ``lunar_env`` and ``agents`` makes any edit select a new, empty folder.
+every source file of ``lunar_env`` (and of the numba modules of ``agents``) makes any such edit
+select a new, empty folder.
 
 Imported first by ``lunar_env/__init__.py``, before any compiled module. A ``NUMBA_CACHE_DIR`` set
 by the user is left alone (they then own its freshness). The setting applies to the whole
@@ -24,11 +25,21 @@ KEEP_FOLDERS = 4  # older hash folders beyond these are removed (each holds a fe
 PACKAGES = ("lunar_env", "agents")  # every package with @njit(cache=True) code
 
 
+def _compiled_sources(root: Path) -> list[Path]:
+    """The files whose code or constants can end up in compiled functions: all of ``lunar_env``
+    (its kernels read constants from modules without numba code), and of the other packages the
+    files that use numba (editing agents' Python-only modules then keeps the cache)."""
+    files = sorted(root.rglob("*.py"))
+    if root.name == PACKAGES[0]:
+        return files
+    return [path for path in files if b"numba" in path.read_bytes()]
+
+
 def source_fingerprint(roots: list[Path]) -> str:
-    """sha256 over the relative paths and bytes of every .py file below ``roots``, in sorted order."""
+    """sha256 over the relative paths and bytes of the compiled sources below ``roots``, in sorted order."""
     digest = hashlib.sha256()
     for root in roots:
-        for path in sorted(root.rglob("*.py")):
+        for path in _compiled_sources(root):
             digest.update(str(path.relative_to(root.parent)).encode())
             digest.update(b"\0")
             digest.update(path.read_bytes())
@@ -78,3 +89,29 @@ def configure() -> str | None:
     if config is not None:  # numba was imported before lunar_env: its setting is read per decorated function
         config.CACHE_DIR = str(folder)
     return str(folder)
+
+
+COLD_COMPILE_NOTE = ("lunar-env: compiling the physics core with numba. This happens once for this version of "
+                     "the code (about 2-3 min on 2 cores); later starts load it from {folder}")
+_announced = False
+
+
+def kernels_cached() -> bool:
+    """True when the cache already holds the compiled step kernel (a warm start)."""
+    folder = os.environ.get(CACHE_ENV)
+    root = Path(folder) if folder else Path(__file__).resolve().parent / "__pycache__"
+    try:
+        return any(root.rglob("kernels.step_kernel-*.nbi"))
+    except OSError:
+        return False
+
+
+def announce_cold_compile() -> None:
+    """Say once per process, on standard error, that the first step will wait for compilation."""
+    global _announced
+    if _announced:
+        return
+    _announced = True
+    if not kernels_cached():
+        folder = os.environ.get(CACHE_ENV) or "__pycache__ beside the sources"
+        print(COLD_COMPILE_NOTE.format(folder=folder), file=sys.stderr, flush=True)

@@ -12,6 +12,7 @@ import numpy as np
 
 from lunar_env.config import Scenario
 from lunar_env.kernels import reset_kernel, step_kernel
+from lunar_env.numba_cache import announce_cold_compile
 from lunar_env.physics import outcomes
 from lunar_env.physics.params import (
     MODE_3DOF,
@@ -169,6 +170,7 @@ class LanderBatch:
 
         n = self.num_landers
         check_memory(n)
+        announce_cold_compile()
         self.state = BatchState(n)
         self.obs = np.zeros((n, self.obs_dim), dtype=np.float32)
         self.rewards = np.zeros(n, dtype=np.float64)

@@ -32,8 +32,13 @@ def test_an_edit_below_the_kernels_selects_another_cache(tmp_path):
     assert numba_cache.source_fingerprint(roots) != before
     reward.write_text(original)
     assert numba_cache.source_fingerprint(roots) == before
-    (roots[1] / "extra_module.py").write_text("X = 1\n")  # a new file counts too
-    assert numba_cache.source_fingerprint(roots) != before
+    (roots[0] / "extra_module.py").write_text("X = 1\n")  # a new file counts too
+    changed = numba_cache.source_fingerprint(roots)
+    assert changed != before
+    (roots[1] / "python_only.py").write_text("Y = 2\n")  # agents' modules without numba do not
+    assert numba_cache.source_fingerprint(roots) == changed
+    (roots[1] / "compiled.py").write_text("from numba import njit\n")
+    assert numba_cache.source_fingerprint(roots) != changed
 
 
 def _cache_dir_in_fresh_process(env: dict) -> str:
@@ -64,3 +69,17 @@ def test_old_cache_folders_are_pruned(tmp_path, monkeypatch):
     kept = {p.name for p in base.iterdir()}
     assert len(kept) == numba_cache.KEEP_FOLDERS
     assert kept - {folder.name} == {"old3", "old4", "old5"}  # the most recently used stay
+
+
+def test_a_cold_cache_is_announced_once(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv(numba_cache.CACHE_ENV, str(tmp_path))
+    monkeypatch.setattr(numba_cache, "_announced", False)
+    numba_cache.announce_cold_compile()
+    numba_cache.announce_cold_compile()
+    err = capsys.readouterr().err
+    assert err.count("compiling the physics core") == 1 and str(tmp_path) in err
+    (tmp_path / "lunar_env_x").mkdir()
+    (tmp_path / "lunar_env_x" / "kernels.step_kernel-262.py311.nbi").write_bytes(b"")
+    monkeypatch.setattr(numba_cache, "_announced", False)
+    numba_cache.announce_cold_compile()
+    assert capsys.readouterr().err == ""  # warm: nothing to say
