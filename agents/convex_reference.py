@@ -47,7 +47,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lunar_env.config import LanderSpec, RewardSpec, check_range, check_vector
+from lunar_env.checks import check_int, check_range, check_vector
+from lunar_env.config import LanderSpec, RewardSpec
 from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
 
 SOLVER = "CLARABEL"
@@ -154,9 +155,7 @@ class ConvexProblem:
         set_("max_pointing_deg", check_range(owner, "max_pointing_deg", self.max_pointing_deg, 0.0, 180.0))
         final = self.max_pointing_deg if self.final_pointing_deg is None else self.final_pointing_deg
         set_("final_pointing_deg", check_range(owner, "final_pointing_deg", final, 0.0, 180.0))
-        if isinstance(self.num_nodes, bool) or not isinstance(self.num_nodes, (int, np.integer)) or not 3 <= self.num_nodes <= 2000:
-            raise ValueError(f"ConvexProblem.num_nodes must be an integer in [3, 2000], got {self.num_nodes!r}")
-        set_("num_nodes", int(self.num_nodes))
+        set_("num_nodes", check_int("ConvexProblem", "num_nodes", self.num_nodes, 3, 2000))
         set_("gravity_mps2", check_range(owner, "gravity_mps2", self.gravity_mps2, 0.0, 100.0, low_open=True))
         set_("final_height_m", check_range(owner, "final_height_m", self.final_height_m, 0.0, 1e4))
 

@@ -38,7 +38,8 @@ import numpy as np
 
 from agents.policy import Policy
 from agents.thrust_command import SLICES, ThrustToAction, current_mass, limit_accel, touchdown_height
-from lunar_env.config import LanderSpec, check_range
+from lunar_env.checks import check_int, check_range
+from lunar_env.config import LanderSpec
 from agents.zem_zev_predict import predict_plans
 from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
 
@@ -91,8 +92,7 @@ class ZemZevGuidance(Policy):
         check_range(owner, "min_time_s", min_time_s, 0.0, 1e4, low_open=True)
         check_range(owner, "max_time_s", max_time_s, min_time_s, 1e5, low_open=True)
         self.t_go_floor = check_range(owner, "time_to_go_floor_s", time_to_go_floor_s, 0.0, 100.0, low_open=True)
-        if not isinstance(num_candidates, int) or num_candidates < 2:
-            raise ValueError(f"{owner}.num_candidates must be an integer >= 2, got {num_candidates!r}")
+        check_int(owner, "num_candidates", num_candidates, 2)
         self.accel_margin = check_range(owner, "accel_margin", accel_margin, 0.0, 1.0, low_open=True)
         self.max_tilt = np.radians(check_range(owner, "max_tilt_deg", max_tilt_deg, 0.0, 90.0, low_open=True))
         self.gravity = check_range(owner, "gravity_mps2", gravity_mps2, 0.0, 100.0, low_open=True)

@@ -11,52 +11,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
-if TYPE_CHECKING:
-    from lunar_env.faults import FaultSpec
+# The checks and MAX_ENGINES are re-exported: code that imported them from here keeps working.
+from lunar_env.checks import check_int, check_interval, check_range, check_vector  # noqa: F401
+from lunar_env.constants import MAX_ENGINES
+from lunar_env.faults import NO_FAULTS, FaultSpec
 
 INF = math.inf
-
-
-def check_range(owner: str, name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
-    """Return ``value`` as float if it lies in the interval, else raise a ValueError naming it."""
-    try:
-        x = float(value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}.{name} must be a number, got {value!r}") from None
-    below = x <= low if low_open else x < low
-    above = x >= high if high_open else x > high
-    if math.isnan(x) or below or above:
-        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
-        raise ValueError(f"{owner}.{name} must be in {interval}, got {value!r}")
-    return x
-
-
-def check_interval(owner: str, name: str, value: Any, low: float, high: float) -> tuple[float, float]:
-    """Validate a (min, max) pair inside [low, high] with min <= max."""
-    try:
-        lo, hi = (float(v) for v in value)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}.{name} must be a (min, max) pair of numbers, got {value!r}") from None
-    check_range(owner, f"{name}[0]", lo, low, high)
-    check_range(owner, f"{name}[1]", hi, low, high)
-    if lo > hi:
-        raise ValueError(f"{owner}.{name} must have min <= max, got {value!r}")
-    return (lo, hi)
-
-
-def check_vector(owner: str, name: str, value: Any, size: int = 3) -> tuple[float, ...]:
-    """Validate a finite vector of ``size`` numbers."""
-    try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise ValueError(f"{owner}.{name} must be {size} numbers, got {value!r}") from None
-    if arr.shape != (size,) or not np.all(np.isfinite(arr)):
-        raise ValueError(f"{owner}.{name} must be {size} finite numbers, got {value!r}")
-    return tuple(float(v) for v in arr)
 
 
 @dataclass(frozen=True)
@@ -196,9 +160,6 @@ class LanderSpec:
         """Largest horizontal distance of a foot from the body axis (m): the lander's footprint radius."""
         return max(math.hypot(f[0], f[1]) for f in self.leg_feet_m)
 
-
-MAX_ENGINES = 8
-"""Largest number of main engines a lander may have (array sizes in the kernels)."""
 
 MAX_ENGINE_CANT_DEG = 45.0
 """Largest angle (deg) between a main engine's force and the body +z axis. Descent engines are
@@ -380,9 +341,7 @@ class SensorSpec:
         for name in ("star_tracker_gain", "velocimeter_gain", "position_fix_gain", "altimeter_gain"):
             check_range(owner, name, getattr(self, name), 0.0, 1.0, low_open=True)
         check_range(owner, "altimeter_gate_m", self.altimeter_gate_m, 0.0, 1e7, low_open=True)
-        samples = self.altimeter_reacquire_samples
-        if isinstance(samples, bool) or not isinstance(samples, (int, np.integer)) or not 0 <= samples <= 10**6:
-            raise ValueError(f"{owner}.altimeter_reacquire_samples must be an integer in [0, 1e+06], got {samples!r}")
+        check_int(owner, "altimeter_reacquire_samples", self.altimeter_reacquire_samples, 0, 10**6)
 
 
 @dataclass(frozen=True)
@@ -458,8 +417,6 @@ class InitialStateSpec:
 
 
 def _no_faults() -> FaultSpec:
-    from lunar_env.faults import NO_FAULTS  # lazily: faults imports this module's checks
-
     return NO_FAULTS
 
 
@@ -494,15 +451,12 @@ class Scenario:
         owner = "Scenario"
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"Scenario.name must be a non-empty string, got {self.name!r}")
-        from lunar_env.faults import FaultSpec  # lazily: faults imports this module's checks
-
         for name, cls in (("lander", LanderSpec), ("initial", InitialStateSpec), ("sensors", SensorSpec),
                           ("faults", FaultSpec), ("reward", RewardSpec)):
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"Scenario.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         check_range(owner, "control_rate_hz", self.control_rate_hz, 0.1, 1000.0)
-        if not isinstance(self.physics_substeps, (int, np.integer)) or not 1 <= self.physics_substeps <= 100:
-            raise ValueError(f"Scenario.physics_substeps must be an integer in [1, 100], got {self.physics_substeps!r}")
+        check_int(owner, "physics_substeps", self.physics_substeps, 1, 100)
         check_range(owner, "time_limit_s", self.time_limit_s, 0.0, 1e5, low_open=True)
         check_range(owner, "target_radius_m", self.target_radius_m, 0.0, 1e5, low_open=True)
         check_range(owner, "max_horizontal_distance_m", self.max_horizontal_distance_m, 0.0, 1e6, low_open=True)

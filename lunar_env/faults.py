@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from numba import njit
 
+from lunar_env.checks import check_interval, check_range
+from lunar_env.constants import FAULT_NAMES, MICRO_G_MPS2, NUM_FAULTS
 from lunar_env.physics.rng import next_normal_pair, next_uniform
 from lunar_env.physics.state import (
     ACCEL_BIAS_X,
@@ -51,13 +53,10 @@ from lunar_env.physics.state import (
     GYRO_BIAS_X,
     HEALTH,
     NAV_ALTITUDE,
-    NUM_FAULTS,
     TIME,
 )
 
-FAULT_NAMES = ("altimeter_dead", "altimeter_rim_jump", "altimeter_late", "thrust_loss", "engine_out", "imu_bias_jump")
 ALTIMETER_DEAD, ALTIMETER_RIM_JUMP, ALTIMETER_LATE, THRUST_LOSS, ENGINE_OUT, IMU_BIAS_JUMP = range(NUM_FAULTS)
-assert len(FAULT_NAMES) == NUM_FAULTS
 
 ONSET_KINDS = ("time", "altitude")
 ONSET_TIME = 0
@@ -68,7 +67,6 @@ HAKUTO_R_RIM_JUMP_M = 3000.0  # the altimeter jump over the crater rim (ispace)
 SLIM_THRUST_FRACTION = 0.55  # thrust left after SLIM lost a nozzle (JAXA)
 IMU_GYRO_BIAS_JUMP_DEG_PER_H = 100.0  # (est.) a sensor upset, ~300x the in-run instability
 IMU_ACCEL_BIAS_JUMP_UG = 5000.0  # (est.) 5 milli-g, ~100x the in-run instability
-MICRO_G_MPS2 = 9.80665e-6  # one micro-g in m/s^2 (standard gravity, by definition)
 
 
 def fault_bit(name: str) -> int:
@@ -82,13 +80,6 @@ def fault_names(mask: int) -> list[str]:
     """Names of the faults set in a bitmask, in FAULT_NAMES order."""
     mask = int(mask)
     return [name for k, name in enumerate(FAULT_NAMES) if mask & (1 << k)]
-
-
-def _checks():
-    # config imports this module for Scenario; importing it lazily keeps the two free of a cycle.
-    from lunar_env import config
-
-    return config
 
 
 @dataclass(frozen=True)
@@ -108,13 +99,12 @@ class FaultOnset:
     window: tuple[float, float] = (0.0, 0.0)
 
     def __post_init__(self) -> None:
-        config = _checks()
         owner = "FaultOnset"
-        config.check_range(owner, "probability", self.probability, 0.0, 1.0)
+        check_range(owner, "probability", self.probability, 0.0, 1.0)
         if self.kind not in ONSET_KINDS:
             raise ValueError(f"FaultOnset.kind must be one of {ONSET_KINDS}, got {self.kind!r}")
         high = 1e5 if self.kind == "time" else 1e6
-        object.__setattr__(self, "window", config.check_interval(owner, "window", self.window, 0.0, high))
+        object.__setattr__(self, "window", check_interval(owner, "window", self.window, 0.0, high))
 
 
 def _never() -> FaultOnset:
@@ -152,17 +142,16 @@ class FaultSpec:
     accel_bias_jump_ug: float = IMU_ACCEL_BIAS_JUMP_UG
 
     def __post_init__(self) -> None:
-        config = _checks()
         owner = "FaultSpec"
         for name in FAULT_NAMES:
             if not isinstance(getattr(self, name), FaultOnset):
                 raise ValueError(f"FaultSpec.{name} must be a FaultOnset, got {type(getattr(self, name)).__name__}")
-        object.__setattr__(self, "rim_jump_m", config.check_interval(owner, "rim_jump_m", self.rim_jump_m, 0.0, 1e5))
+        object.__setattr__(self, "rim_jump_m", check_interval(owner, "rim_jump_m", self.rim_jump_m, 0.0, 1e5))
         object.__setattr__(self, "late_valid_altitude_m",
-                           config.check_interval(owner, "late_valid_altitude_m", self.late_valid_altitude_m, 0.0, 1e6))
-        object.__setattr__(self, "thrust_fraction", config.check_interval(owner, "thrust_fraction", self.thrust_fraction, 0.0, 1.0))
-        config.check_range(owner, "gyro_bias_jump_deg_per_h", self.gyro_bias_jump_deg_per_h, 0.0, 1e6)
-        config.check_range(owner, "accel_bias_jump_ug", self.accel_bias_jump_ug, 0.0, 1e7)
+                           check_interval(owner, "late_valid_altitude_m", self.late_valid_altitude_m, 0.0, 1e6))
+        object.__setattr__(self, "thrust_fraction", check_interval(owner, "thrust_fraction", self.thrust_fraction, 0.0, 1.0))
+        check_range(owner, "gyro_bias_jump_deg_per_h", self.gyro_bias_jump_deg_per_h, 0.0, 1e6)
+        check_range(owner, "accel_bias_jump_ug", self.accel_bias_jump_ug, 0.0, 1e7)
 
     def onsets(self) -> tuple[FaultOnset, ...]:
         """The onsets in FAULT_NAMES order."""

@@ -98,19 +98,30 @@ OBSERVATION_FIELDS = (
 )
 OBS_DIM = sum(field[1] for field in OBSERVATION_FIELDS)
 
-OBS_POSITION = 0
-OBS_VELOCITY = 3
-OBS_ATTITUDE = 6
-OBS_ANGULAR_RATE = 10
-OBS_ALTITUDE = 13
-OBS_PROPELLANT = 14
-OBS_TIME = 15
-OBS_ALTIMETER_RANGE = 16
-OBS_ALTIMETER_VALID = 17
-OBS_VELOCIMETER_VALID = 18
-OBS_POSITION_FIX_VALID = 19
-OBS_LOG_ALTITUDE = 20
-OBS_FIELD_ERROR = 21
+
+def _field_offsets() -> dict[str, int]:
+    offsets, start = {}, 0
+    for name, size, *_ in OBSERVATION_FIELDS:
+        offsets[name] = start
+        start += size
+    return offsets
+
+
+# Start index of each field in the observation vector, derived from OBSERVATION_FIELDS (its only source).
+_OFFSETS = _field_offsets()
+OBS_POSITION = _OFFSETS["position"]
+OBS_VELOCITY = _OFFSETS["velocity"]
+OBS_ATTITUDE = _OFFSETS["attitude"]
+OBS_ANGULAR_RATE = _OFFSETS["angular_rate"]
+OBS_ALTITUDE = _OFFSETS["altitude"]
+OBS_PROPELLANT = _OFFSETS["propellant_fraction"]
+OBS_TIME = _OFFSETS["time"]
+OBS_ALTIMETER_RANGE = _OFFSETS["altimeter_range"]
+OBS_ALTIMETER_VALID = _OFFSETS["altimeter_valid"]
+OBS_VELOCIMETER_VALID = _OFFSETS["velocimeter_valid"]
+OBS_POSITION_FIX_VALID = _OFFSETS["position_fix_valid"]
+OBS_LOG_ALTITUDE = _OFFSETS["log_altitude"]
+OBS_FIELD_ERROR = _OFFSETS["field_velocity_error"]
 
 MIN_BEAM_VERTICAL = 0.05  # a beam this close to horizontal (|cos| of its angle to the vertical) gives no altitude
 
@@ -122,11 +133,7 @@ def observation_bounds() -> np.ndarray:
 
 def observation_slices() -> dict[str, slice]:
     """Name -> slice of the observation vector, e.g. ``obs[..., slices["velocity"]]``."""
-    slices, start = {}, 0
-    for name, size, *_ in OBSERVATION_FIELDS:
-        slices[name] = slice(start, start + size)
-        start += size
-    return slices
+    return {name: slice(_OFFSETS[name], _OFFSETS[name] + size) for name, size, *_ in OBSERVATION_FIELDS}
 
 
 # --------------------------------------------------------------------------- geometry

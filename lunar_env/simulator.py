@@ -10,6 +10,7 @@ import dataclasses
 
 import numpy as np
 
+from lunar_env.checks import check_int
 from lunar_env.config import Scenario
 from lunar_env.kernels import reset_kernel, step_kernel
 from lunar_env.numba_cache import announce_cold_compile
@@ -138,14 +139,12 @@ class LanderBatch:
     def __init__(self, scenario: str | Scenario = "nominal", num_landers: int = 1, mode: str = "6dof",
                  observation_mode: str = "sensors", lander=None, terrain_tiles: list[TerrainTile] | None = None,
                  index_offset: int = 0, terrain_seed: int = 0):
-        if not isinstance(num_landers, (int, np.integer)) or num_landers < 1:
-            raise ValueError(f"num_landers must be a positive integer, got {num_landers!r}")
+        check_int("LanderBatch", "num_landers", num_landers, 1)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
         if observation_mode not in OBSERVATION_MODES:
             raise ValueError(f"observation_mode must be one of {OBSERVATION_MODES}, got {observation_mode!r}")
-        if not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
-            raise ValueError(f"index_offset must be a non-negative integer, got {index_offset!r}")
+        check_int("LanderBatch", "index_offset", index_offset, 0)
         self.scenario = get_scenario(scenario, lander)
         self.num_landers = int(num_landers)
         self.mode = mode
@@ -188,9 +187,7 @@ class LanderBatch:
         function of (seed, index_offset + i) from here on.
         """
         if seed is not None:
-            if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed <= MAX_SEED:
-                raise ValueError(f"seed must be an integer in [0, 2**63 - 1], got {seed!r}")
-            self.seed = int(seed)
+            self.seed = check_int("LanderBatch.reset", "seed", seed, 0, MAX_SEED)
             self.state.flags[:, EPISODE] = 0
         elif self.seed is None:
             self.seed = int(np.random.SeedSequence().entropy % MAX_SEED)

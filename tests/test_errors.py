@@ -45,8 +45,10 @@ def test_unknown_names_list_the_choices():
         LanderBatch("nominal", 1, mode="2dof")
     with pytest.raises(ValueError, match=r"observation_mode must be one of"):
         LanderBatch("nominal", 1, observation_mode="perfect")
-    with pytest.raises(ValueError, match=r"num_landers must be a positive integer"):
+    with pytest.raises(ValueError, match=r"LanderBatch.num_landers must be an integer >= 1, got 0"):
         LanderBatch("nominal", 0)
+    with pytest.raises(ValueError, match=r"LanderBatch.num_landers must be an integer, got True"):
+        LanderBatch("nominal", True)  # a bool is not a count
 
 
 def test_nan_actions_are_refused_not_integrated():

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 import numpy as np
 
+from lunar_env.checks import check_int
 from lunar_env.scenarios import FAULT_SCENARIOS, SCENARIOS
 from lunar_env.simulator import LanderBatch
 
@@ -136,8 +137,7 @@ def fly_scenario(policy, scenario: str, episodes: int, seed: int, mode: str, obs
     """Fly ``episodes`` episodes of a scenario with a batched policy (see the module docstring)."""
     from tqdm.auto import tqdm
 
-    if not isinstance(episodes, (int, np.integer)) or episodes < 1:
-        raise ValueError(f"episodes must be a positive integer, got {episodes!r}")
+    check_int("fly_scenario", "episodes", episodes, 1)
     shard_size = max(1, min(int(shard_size), int(episodes)))
     parts = []
     batch = None

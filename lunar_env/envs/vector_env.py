@@ -9,9 +9,10 @@ import numpy as np
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 
+from lunar_env.checks import check_int
 from lunar_env.envs.spaces import action_space, observation_space
 from lunar_env.physics.outcomes import OUTCOME_NAMES
-from lunar_env.simulator import LanderBatch
+from lunar_env.simulator import MAX_SEED, LanderBatch
 
 AUTORESET_MODES = {
     "next_step": AutoresetMode.NEXT_STEP,
@@ -102,8 +103,8 @@ class SouthPoleVectorEnv(VectorEnv):
         return array.copy() if self.copy else array
 
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        if seed is not None and not isinstance(seed, (int, np.integer)):
-            raise ValueError("seed must be one integer: lander i then uses the stream (seed, i)")
+        if seed is not None:  # one integer: lander i then uses the stream (seed, i)
+            check_int("SouthPoleVectorEnv.reset", "seed", seed, 0, MAX_SEED)
         if seed is not None:
             self._np_random, self._np_random_seed = None, int(seed)
         mask = None

@@ -11,8 +11,8 @@ from typing import NamedTuple
 import numpy as np
 
 from lunar_env.config import LanderSpec, RewardSpec, Scenario, SensorSpec
-from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
-from lunar_env.faults import MICRO_G_MPS2, ONSET_ALTITUDE, ONSET_TIME, FaultSpec, accel_jump_mps2, gyro_jump_rad_s
+from lunar_env.constants import LUNAR_GRAVITY_MPS2, MICRO_G_MPS2, STANDARD_GRAVITY_MPS2
+from lunar_env.faults import ONSET_ALTITUDE, ONSET_TIME, FaultSpec, accel_jump_mps2, gyro_jump_rad_s
 
 MODE_6DOF = 0
 MODE_3DOF = 1

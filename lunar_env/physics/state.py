@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lunar_env.config import MAX_ENGINES
-
-NUM_FAULTS = 6  # the faults of lunar_env.faults.FAULT_NAMES: one bit and one onset column each
+from lunar_env.constants import MAX_ENGINES, NUM_FAULTS
 
 # --- float64 columns of x -------------------------------------------------------------
 PX, PY, PZ = 0, 1, 2  # m, centre of mass in ENU relative to the target site

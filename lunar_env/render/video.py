@@ -13,6 +13,7 @@ from typing import Iterable
 
 import numpy as np
 
+from lunar_env.checks import check_int
 from lunar_env.config import check_range
 from lunar_env.render import require
 
@@ -34,9 +35,7 @@ def check_video_path(path: str | os.PathLike) -> Path:
 def check_video_settings(fps: float, gif_colors: int = 256) -> tuple[float, int]:
     """(fps, gif_colors) validated: fps in (0, MAX_FPS], gif_colors an integer in [2, 256]."""
     fps = check_range("VideoWriter", "fps", fps, 0.0, MAX_FPS, low_open=True)
-    if isinstance(gif_colors, bool) or not isinstance(gif_colors, (int, np.integer)) or not 2 <= gif_colors <= 256:
-        raise ValueError(f"VideoWriter.gif_colors must be an integer in [2, 256], got {gif_colors!r}")
-    return fps, int(gif_colors)
+    return fps, check_int("VideoWriter", "gif_colors", gif_colors, 2, 256)
 
 
 def require_imageio(path: str | os.PathLike) -> None:
@@ -93,8 +92,7 @@ class VideoWriter:
         """Add a frame shown for ``repeat`` frame periods."""
         if self.closed:
             raise ValueError("cannot append to a closed VideoWriter")
-        if not isinstance(repeat, (int, np.integer)) or repeat < 1:
-            raise ValueError(f"repeat must be a positive integer, got {repeat!r}")
+        check_int("VideoWriter.add_frame", "repeat", repeat, 1)
         arr = self._check(frame)
         if self.kind == ".mp4":
             self._append_mp4(arr, int(repeat))

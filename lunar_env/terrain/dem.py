@@ -34,6 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lunar_env.checks import check_int
 from lunar_env.constants import LUNAR_MEAN_RADIUS_M, SOUTH_POLE_MAX_SUN_ELEVATION_DEG
 from lunar_env.terrain.heightmap import Heightmap, TerrainTile
 from lunar_env.terrain.illumination import with_shadows
@@ -276,8 +277,7 @@ def block_average(grid: Heightmap, factor: int) -> Heightmap:
     A block's mean sits at the block's centre, (factor - 1) / 2 samples in from its corner;
     trailing rows and columns that do not fill a block are dropped.
     """
-    if isinstance(factor, bool) or not isinstance(factor, (int, np.integer)) or factor < 1:
-        raise ValueError(f"factor must be a positive integer, got {factor!r}")
+    check_int("downsample", "factor", factor, 1)
     rows, cols = grid.shape
     br, bc = rows // factor, cols // factor
     if br < 2 or bc < 2:

@@ -1,0 +1,57 @@
+"""Validation helpers shared by every config dataclass: each raises a ValueError naming the owner,
+the field, the allowed range and the value given. A leaf module: it imports nothing of the project."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+
+def check_int(owner: str, name: str, value: Any, low: int, high: int | None = None) -> int:
+    """Return ``value`` as int if it is an integer (not a bool) in [low, high], else raise naming it."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
+        raise ValueError(f"{owner}.{name} must be an integer, got {value!r}")
+    if value < low or (high is not None and value > high):
+        interval = f"[{low}, {high}]" if high is not None else f">= {low}"
+        raise ValueError(f"{owner}.{name} must be an integer {'in ' if high is not None else ''}{interval}, got {value!r}")
+    return int(value)
+
+
+def check_range(owner: str, name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
+    """Return ``value`` as float if it lies in the interval, else raise a ValueError naming it."""
+    try:
+        x = float(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}.{name} must be a number, got {value!r}") from None
+    below = x <= low if low_open else x < low
+    above = x >= high if high_open else x > high
+    if math.isnan(x) or below or above:
+        interval = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"{owner}.{name} must be in {interval}, got {value!r}")
+    return x
+
+
+def check_interval(owner: str, name: str, value: Any, low: float, high: float) -> tuple[float, float]:
+    """Validate a (min, max) pair inside [low, high] with min <= max."""
+    try:
+        lo, hi = (float(v) for v in value)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}.{name} must be a (min, max) pair of numbers, got {value!r}") from None
+    check_range(owner, f"{name}[0]", lo, low, high)
+    check_range(owner, f"{name}[1]", hi, low, high)
+    if lo > hi:
+        raise ValueError(f"{owner}.{name} must have min <= max, got {value!r}")
+    return (lo, hi)
+
+
+def check_vector(owner: str, name: str, value: Any, size: int = 3) -> tuple[float, ...]:
+    """Validate a finite vector of ``size`` numbers."""
+    try:
+        arr = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"{owner}.{name} must be {size} numbers, got {value!r}") from None
+    if arr.shape != (size,) or not np.all(np.isfinite(arr)):
+        raise ValueError(f"{owner}.{name} must be {size} finite numbers, got {value!r}")
+    return tuple(float(v) for v in arr)
