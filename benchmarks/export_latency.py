@@ -187,7 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="lunar-export-bench-") as tmp:
         work = Path(tmp)
         model_dir = Path(args.model_dir) if args.model_dir else build_model_folder(work / "policy")
-        result = export_model(model_dir, work / "export", vectors_into_model=False)
+        result = export_model(model_dir, work / "export")
         actor = result.actor
         rows = measure(result, args.seconds, work)
         table_rows = [] if args.no_targets else run_checks(actor, result.out_dir, result.vectors, model=result.model)
