@@ -521,21 +521,6 @@ def test_relative_paths_never_fall_back_to_absolute(tmp_path):
 
 
 # ----------------------------------------------------------------------------- exact by construction
-def test_test_vector_observations_use_no_math_library():
-    """The random observations' deviates: sums of the generator's uniforms, reproducible in plain Python."""
-    from agents.export.test_vectors import IRWIN_HALL_TERMS, standard_deviates
-
-    got = standard_deviates(np.random.default_rng(5), (40, 3))
-    uniforms = np.random.default_rng(5).random((IRWIN_HALL_TERMS, 40, 3))
-    for i, j in [(0, 0), (17, 2), (39, 1)]:
-        total = 0.0
-        for k in range(IRWIN_HALL_TERMS):
-            total += float(uniforms[k, i, j])          # Python floats: IEEE-754 double, the same order
-        assert got[i, j] == total - IRWIN_HALL_TERMS / 2
-    many = standard_deviates(np.random.default_rng(0), (200_000,))
-    assert abs(many.mean()) < 0.01 and abs(many.std() - 1.0) < 0.01 and np.abs(many).max() <= 6.0
-
-
 def test_int8_tanh_table_does_not_depend_on_the_math_library():
     """Every table entry round(tanh(k/64) 2^14) lies far from a rounding tie, so any tanh accurate to a
     few ulp (numpy's SIMD one on any CPU, or the C library's) gives the same integers."""

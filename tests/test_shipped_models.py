@@ -16,8 +16,11 @@ from agents.export.staleness import COMPUTED_ATOL, COMPUTED_RTOL, compare_export
 from agents.export.test_vectors import TestVectors, read_test_vectors, write_test_vectors
 from lunar_env.cli import SHIPPED_MODELS, shipped_model
 
-MODELS = Path(__file__).resolve().parents[1] / "models"
-#: Files the project writes as text under models/ (the model and array files are binary).
+ROOT = Path(__file__).resolve().parents[1]
+MODELS = ROOT / "models"
+#: Folders of files the project writes and ships: the model folders and the benchmark records.
+WRITTEN = (MODELS, ROOT / "benchmarks" / "results")
+#: Files the project writes as text there (the model and array files are binary).
 TEXT_SUFFIXES = {".json", ".csv", ".md", ".yaml", ".yml", ".txt", ".c", ".h"}
 #: A POSIX path from the root of a machine (not part of a URL or a relative path), or a Windows drive path.
 ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:work|tmp|root|home|Users|usr|var|opt|mnt|private)/\S*|\b[A-Za-z]:\\\S+")
@@ -124,16 +127,24 @@ def test_staleness_check_compares_observations_and_c_sources_exactly(regenerated
     assert any(p.startswith("c/policy.c: differs") for p in problems), problems
 
 
-def test_no_file_under_models_records_an_absolute_path():
-    offenders = []
-    for path in sorted(MODELS.rglob("*")):
+def test_no_written_file_records_an_absolute_path():
+    offenders, scanned = [], 0
+    for path in sorted(p for folder in WRITTEN for p in folder.rglob("*")):
         if path.is_file() and path.suffix.lower() in TEXT_SUFFIXES:
-            text = path.read_text(errors="replace")
-            offenders += [f"{path.relative_to(MODELS)}: {m.group(0)!r}" for m in ABSOLUTE_PATH.finditer(text)]
+            scanned += 1
+            name, text = path.relative_to(ROOT), path.read_text(errors="replace")
+            offenders += [f"{name}: {m.group(0)!r}" for m in ABSOLUTE_PATH.finditer(text)]
             if path.suffix == ".json":
-                offenders += [f"{path.relative_to(MODELS)}: {v!r}" for v in _strings(json.loads(text))
+                offenders += [f"{name}: {v!r}" for v in _strings(json.loads(text))
                               if os.path.isabs(v) or PureWindowsPath(v).drive]
+    assert scanned > 20   # the manifests, vectors, sources, cards and records are all there
     assert not offenders, offenders
+
+
+def test_the_absolute_path_scan_finds_what_it_looks_for():
+    found = [m.group(0) for m in ABSOLUTE_PATH.finditer(
+        '"/work/main/models/x.csv" see https://example.org/tmp/page, ../tmp/y, C:\\Users\\me\\f.json /tmp/z')]
+    assert found == ['/work/main/models/x.csv"', "C:\\Users\\me\\f.json", "/tmp/z"]
 
 
 def _strings(value):
