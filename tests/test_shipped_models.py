@@ -179,6 +179,8 @@ def test_exported_c_policy_flies_like_the_torch_policy():
     c_run = fly_scenario(CPolicy(folder / "export" / "c"), "nominal", episodes, seed=0, mode="3dof", progress=False)
     torch_landed = int(torch_run.metrics["is_success"].sum())
     c_landed = int(c_run.metrics["is_success"].sum())
+    # Torch's float32 kernels differ between CPUs in the last bits, which can change single chaotic
+    # flights; both checks are statistical, with margins far beyond what that changes.
     low, high = wilson_interval(torch_landed, episodes)
     assert low <= c_landed / episodes <= high
     # float32 C against the float32 torch network: the same outcome in nearly every episode

@@ -11,8 +11,9 @@ Writes into DIR (default MODEL_DIR/export), each file atomically::
     export.json                     what was exported from which network
 
 and nothing anywhere else. Every path a manifest records is relative (to DIR; the model folder as
-seen from DIR), so an export folder means the same on every machine. ``--check`` then runs every installed target (host gcc, qemu, bare-metal size builds) and prints
-the max error per target with code and data bytes. Also runnable as ``python -m agents.export.cli``.
+seen from DIR), so an export folder means the same on every machine. ``--check`` then runs every
+installed target (host gcc, qemu, bare-metal size builds) and prints the max error per target
+with code and data bytes. Also runnable as ``python -m agents.export.cli``.
 """
 
 from __future__ import annotations

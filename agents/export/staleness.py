@@ -23,6 +23,8 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.export.cli import MANIFEST_NAME
+
 #: Tolerance on float64 numbers computed with BLAS products and numpy's tanh: |a - b| <= ATOL + RTOL |b|
 #: (ATOL in action units; actions span [-1, 1]). Their last bits depend on the CPU: the BLAS kernel picked
 #: for it sets the summation order and the use of FMA, and numpy picks a SIMD tanh by CPU feature. Against a
@@ -35,7 +37,6 @@ COMPUTED_ATOL = 1e-12
 #: JSON fields (at any depth) that hold such computed numbers: the measured int8 error and its sources.
 COMPUTED_JSON_FIELDS = frozenset({"measured_max", "measured_rms", "measured_p99", "contributions", "bound_max",
                                   "tanh_lut_error"})
-MANIFEST_NAME = "export.json"
 
 
 def numbers_agree(a, b) -> np.ndarray:
