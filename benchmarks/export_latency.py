@@ -12,6 +12,7 @@ Each figure is the median of 5 repeats of a timed loop of about --seconds.
 from __future__ import annotations
 
 import argparse
+import os
 import platform
 import shlex
 import subprocess
@@ -172,6 +173,17 @@ def measure(result, seconds: float, work: Path) -> list[tuple[str, float, float]
     return rows
 
 
+def portable(arg: str) -> str:
+    """A command-line argument as the record shows it: a path of this machine (also in --opt=PATH)
+    relative to the repository, or only its name when outside it; the record names no machine path."""
+    option, sep, value = arg.partition("=") if arg.startswith("--") else ("", "", arg)
+    if not os.path.isabs(value):
+        return arg
+    path = Path(os.path.abspath(value))
+    shown = path.relative_to(ROOT).as_posix() if path.is_relative_to(ROOT) else path.name
+    return f"{option}{sep}{shown}"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model-dir", help="model folder to export (default: a random-weight policy)")
@@ -183,17 +195,17 @@ def main(argv: list[str] | None = None) -> int:
     from agents.export import write_atomic
     from agents.export.cli import export_model, format_table, run_checks
 
-    command = "python benchmarks/export_latency.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
+    command = "python benchmarks/export_latency.py" + "".join(f" {shlex.quote(portable(a))}" for a in (argv or sys.argv[1:]))
     with tempfile.TemporaryDirectory(prefix="lunar-export-bench-") as tmp:
         work = Path(tmp)
         model_dir = Path(args.model_dir) if args.model_dir else build_model_folder(work / "policy")
-        result = export_model(model_dir, work / "export", vectors_into_model=False)
+        result = export_model(model_dir, work / "export")
         actor = result.actor
         rows = measure(result, args.seconds, work)
         table_rows = [] if args.no_targets else run_checks(actor, result.out_dir, result.vectors, model=result.model)
     arch = " -> ".join(str(n) for n in (actor.obs_dim, *actor.hidden_sizes, actor.act_dim))
     lines = ["# Export latency and targets", "", f"Command: `{command}`", "",
-             f"Policy: {arch}, {actor.activation}; {'random weights' if not args.model_dir else model_dir}. "
+             f"Policy: {arch}, {actor.activation}; {'random weights' if not args.model_dir else portable(str(model_dir))}. "
              f"Machine: {platform.machine()}, {platform.processor() or platform.system()}, Python {platform.python_version()}; "
              f"median of {REPEATS} timed loops of ~{args.seconds:g} s each.", "",
              f"| method | µs per action, batch 1 | µs per action, batch {N_OBS} |", "|---|---|---|"]

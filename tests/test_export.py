@@ -8,9 +8,11 @@ skips its test with the reason; with CI=true it fails.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import subprocess
+from fractions import Fraction
 from pathlib import Path
 
 import gymnasium as gym
@@ -159,22 +161,23 @@ def test_reference_forward_matches_a_hand_computed_network():
     np.testing.assert_allclose(reference_forward(relu, [[1.0, 2.0]]), [[1.0]], atol=1e-9)  # 2*relu(1) + relu(-1.5) = 2 -> 1
 
 
-def test_actor_reproduces_the_sb3_deterministic_action(exported, vectors):
-    folder = load_model_folder(exported.manifest["model_dir"])
+def test_actor_reproduces_the_sb3_deterministic_action(model_dir, exported, vectors):
+    assert exported.manifest["model_dir"] == ".."   # the model folder, seen from its export folder
+    folder = load_model_folder(exported.out_dir / exported.manifest["model_dir"])
     ok = vectors.finite
     sb3, _ = folder.model.predict(folder.normalize(vectors.obs[ok]), deterministic=True)
     np.testing.assert_allclose(vectors.expected[ok], np.clip(sb3, -1, 1), rtol=0, atol=FLOAT_TOL)
-    assert load_actor(exported.manifest["model_dir"]).fingerprint() == exported.actor.fingerprint()
+    assert load_actor(model_dir).fingerprint() == exported.actor.fingerprint()
 
 
 def test_test_vectors_cover_every_kind_and_round_trip(model_dir, exported, actor, vectors):
     assert set(vectors.kinds) == {"random", "zeros", "mean", "huge", "clip_edge", "nonfinite"}
-    for path in (model_dir / "test_vectors.csv", exported.out_dir / "test_vectors.csv"):
-        back = read_test_vectors(path)
-        assert back.kinds == vectors.kinds
-        np.testing.assert_array_equal(back.obs, vectors.obs)
-        np.testing.assert_array_equal(back.expected, vectors.expected)  # float64 written exactly
-        np.testing.assert_array_equal(back.status, vectors.status)
+    assert not (model_dir / "test_vectors.csv").exists()   # one copy, in the export folder
+    back = read_test_vectors(exported.out_dir / "test_vectors.csv")
+    assert back.kinds == vectors.kinds
+    np.testing.assert_array_equal(back.obs, vectors.obs)
+    np.testing.assert_array_equal(back.expected, vectors.expected)  # float64 written exactly (same process)
+    np.testing.assert_array_equal(back.status, vectors.status)
     again = make_test_vectors(actor)
     np.testing.assert_array_equal(again.obs, vectors.obs)
     huge = np.array([k == "huge" for k in vectors.kinds])
@@ -460,14 +463,92 @@ def test_cli_refuses_an_unsupported_model_with_a_message(tmp_path, capsys):
 def test_cli_exports_and_checks_the_host(model_dir, tmp_path, capsys):
     require_target("host")
     out = tmp_path / "out"
-    code = export_main([str(model_dir), "--to", "onnx,c,c-int8", "--out", str(out), "--check", "--targets", "host",
-                        "--no-model-vectors"])
+    before = _snapshot(model_dir)
+    code = export_main([str(model_dir), "--to", "onnx,c,c-int8", "--out", str(out), "--check", "--targets", "host"])
     text = capsys.readouterr().out
     assert code == 0, text
     assert "| host | c |" in text and "| host | c-int8 |" in text and "checks passed" in text
     for name in ("policy.onnx", "c/policy.c", "c/policy.h", "c-int8/policy_q8.c", "test_vectors.csv", "export.json"):
         assert (out / name).is_file(), name
     assert not list(out.rglob("*.tmp"))
+    assert _snapshot(model_dir) == before   # --out DIR writes into DIR only
+
+
+def _snapshot(folder: Path) -> dict:
+    """{relative path: (size, mtime_ns)} of every file under ``folder``."""
+    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+
+
+def _strings(value):
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in (*value.keys(), *value.values()):
+            yield from _strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from _strings(v)
+
+
+def test_an_export_elsewhere_records_no_absolute_path(model_dir, tmp_path):
+    """Exported into an unrelated tmp folder: every recorded path relative, no machine path in any file."""
+    out = tmp_path / "elsewhere" / "out"
+    before = _snapshot(model_dir)
+    result = export_model(model_dir, out)
+    assert _snapshot(model_dir) == before
+    manifest = json.loads((out / "export.json").read_text())
+    assert manifest == result.manifest
+    assert (out / manifest["model_dir"]).resolve() == model_dir.resolve()
+    assert sorted(manifest["files"]) == sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
+                                               if p.is_file() and p.name != "export.json")
+    machine_paths = {str(tmp_path), str(model_dir), str(model_dir.resolve()), str(Path.cwd()), str(ROOT)}
+    for path in out.rglob("*"):
+        if path.suffix in (".json", ".csv", ".c", ".h"):
+            text = path.read_text()
+            assert not [p for p in machine_paths if p in text], path
+            if path.suffix == ".json":
+                assert not [v for v in _strings(json.loads(text)) if os.path.isabs(v)], path
+    onnx_bytes = (out / "policy.onnx").read_bytes()
+    assert not [p for p in machine_paths if p.encode() in onnx_bytes]
+
+
+def test_relative_paths_never_fall_back_to_absolute(tmp_path):
+    from agents.export.cli import relative_path
+
+    assert relative_path(tmp_path / "a" / "b.csv", tmp_path / "a") == "b.csv"
+    assert relative_path(tmp_path / "model", tmp_path / "model" / "export") == ".."
+    assert relative_path(tmp_path / "x" / "f.json", tmp_path / "y" / "z") == "../../x/f.json"   # outside: still relative
+
+
+# ----------------------------------------------------------------------------- exact by construction
+def test_int8_tanh_table_does_not_depend_on_the_math_library():
+    """Every table entry round(tanh(k/64) 2^14) lies far from a rounding tie, so any tanh accurate to a
+    few ulp (numpy's SIMD one on any CPU, or the C library's) gives the same integers."""
+    import math
+
+    from agents.export.quantize import TANH_FRAC_BITS, TANH_LUT_SIZE, TANH_LUT_STEP_BITS, make_tanh_lut
+
+    scaled = [math.tanh(k * 2.0**-TANH_LUT_STEP_BITS) * 2**TANH_FRAC_BITS for k in range(TANH_LUT_SIZE + 1)]
+    distance_to_tie = min(abs(v - math.floor(v) - 0.5) for v in scaled)
+    assert distance_to_tie > 1e-4   # in table units; a few ulp of tanh are below 1e-11 of them
+    np.testing.assert_array_equal(make_tanh_lut(), [round(v) for v in scaled])
+
+
+def test_int8_formats_are_chosen_with_exact_arithmetic():
+    from agents.export.quantize import _exact_dot, _intervals, floor_log2
+
+    for k in range(-30, 30):
+        assert floor_log2(2.0**k) == k
+        assert floor_log2(float(np.nextafter(2.0**k, 0.0))) == k - 1
+    rng = np.random.default_rng(1)
+    w, x, b = rng.normal(size=(20, 50)), rng.normal(size=50), rng.normal(size=20)
+    # the interval bounds' sums are correctly rounded, so independent of any summation order
+    exact = [float(sum(Fraction(float(v)) for v in row) + Fraction(float(c))) for row, c in zip(w, b)]
+    np.testing.assert_array_equal(_exact_dot(w, np.ones(50), b), exact)    # products by 1 are exact
+    order = rng.permutation(50)
+    np.testing.assert_array_equal(_exact_dot(w[:, order], x[order], b), _exact_dot(w, x, b))
+    low, high = _intervals(w, b, -np.abs(x), np.abs(x))
+    assert np.all(low <= high)
 
 
 def test_safe_action_is_configurable_and_checked(actor, tmp_path):

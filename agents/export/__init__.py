@@ -7,6 +7,7 @@ feeds every exporter:
 - :mod:`agents.export.c_codegen`    float32 C99 (``policy.h``/``policy.c``), bit-identical across targets;
 - :mod:`agents.export.quantize`     int8 weights, int32 accumulation, fixed point (``policy_q8.h``/``.c``);
 - :mod:`agents.export.test_vectors` fixed observations with float64 reference actions;
+- :mod:`agents.export.staleness`    a checked-in export against a fresh one, the same answer on any CPU;
 - :mod:`agents.export.toolchains`   cross compilers and qemu: build, run and size the C policies;
 - :mod:`agents.export.c_policy`     the generated C called from Python (ctypes), a batched Policy;
 - :mod:`agents.export.cli`          ``lunar export MODEL_DIR --to onnx,c,c-int8 --out DIR [--check]``.

@@ -16,6 +16,7 @@ reference every exported form (ONNX, C float32, C int8) is measured against.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -256,7 +257,7 @@ def load_actor(model_dir: str | Path) -> ActorWeights:
 
     folder = load_model_folder(model_dir)
     meta: dict[str, Any] = {key: folder.metadata[key] for key in ("env_id", "mode", "obs_dim", "act_dim") if key in folder.metadata}
-    meta["source"] = str(Path(model_dir).resolve())
+    meta["source"] = Path(os.path.abspath(model_dir)).name   # the folder's name: no machine path in any output
     return extract_actor(folder.model, folder.obs_mean, folder.obs_var, folder.epsilon, folder.clip_obs, meta)
 
 

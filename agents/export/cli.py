@@ -10,15 +10,17 @@ Writes into DIR (default MODEL_DIR/export), each file atomically::
     test_vectors.csv                the fixed test vectors with float64 reference actions
     export.json                     what was exported from which network
 
-and the test vectors also into MODEL_DIR/test_vectors.csv, beside the model they belong to.
-``--check`` then runs every installed target (host gcc, qemu, bare-metal size builds) and prints
-the max error per target with code and data bytes. Also runnable as ``python -m agents.export.cli``.
+and nothing anywhere else. Every path a manifest records is relative (to DIR; the model folder as
+seen from DIR), so an export folder means the same on every machine. ``--check`` then runs every
+installed target (host gcc, qemu, bare-metal size builds) and prints the max error per target
+with code and data bytes. Also runnable as ``python -m agents.export.cli``.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from typing import Any
 
 FORMATS = ("onnx", "c", "c-int8")
 C_DIRS = {"c": "c", "c-int8": "c-int8"}
+MANIFEST_NAME = "export.json"
 #: Allowed |C float32 - float64 reference| and |ONNX - reference| on the test vectors.
 FLOAT_TOLERANCE = 1e-5
 
@@ -59,31 +62,40 @@ class ExportResult:
     vectors: Any
 
 
-def export_model(model_dir: str | Path, out_dir: str | Path | None = None, formats=FORMATS, safe_action=None,
-                 vectors_into_model: bool = True) -> ExportResult:
-    """Export a model folder into ``out_dir`` (default MODEL_DIR/export)."""
-    from agents.export import write_atomic
+def export_model(model_dir: str | Path, out_dir: str | Path | None = None, formats=FORMATS,
+                 safe_action=None) -> ExportResult:
+    """Export a model folder into ``out_dir`` (default MODEL_DIR/export); writes nothing else."""
     from agents.export.actor import extract_actor
-    from agents.export.test_vectors import FILE_NAME, make_test_vectors, write_test_vectors
     from agents.model_folder import load_model_folder
 
     model_dir = Path(model_dir)
     folder = load_model_folder(model_dir)
     meta = {key: folder.metadata[key] for key in ("env_id", "mode") if key in folder.metadata}
-    meta["source"] = str(model_dir.resolve())
+    meta["source"] = model_folder_name(model_dir)
     actor = extract_actor(folder.model, folder.obs_mean, folder.obs_var, folder.epsilon, folder.clip_obs, meta)
     out_dir = Path(out_dir) if out_dir is not None else model_dir / "export"
+    manifest, vectors = write_export(actor, out_dir, formats, safe_action, model_dir)
+    return ExportResult(out_dir, manifest, actor, folder.model, vectors)
+
+
+def write_export(actor, out_dir: str | Path, formats=FORMATS, safe_action=None,
+                 model_dir: str | Path | None = None) -> tuple[dict, Any]:
+    """Write the export of ``actor`` into ``out_dir``: (the manifest of export.json, the test vectors).
+
+    ``model_dir``, the folder the actor came from, is recorded as a path relative to ``out_dir``.
+    """
+    from agents.export import write_atomic
+    from agents.export.test_vectors import FILE_NAME, make_test_vectors, write_test_vectors
+
+    out_dir = Path(out_dir)
     vectors = make_test_vectors(actor, safe_action=safe_action)
     files = [write_test_vectors(vectors, out_dir / FILE_NAME)]
-    if vectors_into_model:
-        try:
-            files.append(write_test_vectors(vectors, model_dir / FILE_NAME))
-        except OSError as error:  # a read-only model folder still exports
-            print(f"lunar export: warning: could not write {model_dir / FILE_NAME}: {error}", file=sys.stderr)
-    manifest: dict = {"format": "lunar-env-export", "format_version": 1, "model_dir": str(model_dir),
-                      "actor_fingerprint": actor.fingerprint(), "obs_dim": actor.obs_dim, "act_dim": actor.act_dim,
-                      "hidden_sizes": list(actor.hidden_sizes), "activation": actor.activation,
-                      **{key: value for key, value in meta.items() if key != "source"}}
+    manifest: dict = {"format": "lunar-env-export", "format_version": 1}
+    if model_dir is not None:
+        manifest["model_dir"] = relative_path(model_dir, out_dir)
+    manifest.update({"actor_fingerprint": actor.fingerprint(), "obs_dim": actor.obs_dim, "act_dim": actor.act_dim,
+                     "hidden_sizes": list(actor.hidden_sizes), "activation": actor.activation,
+                     **{key: actor.metadata[key] for key in ("env_id", "mode") if key in actor.metadata}})
     if "onnx" in formats:
         from agents.export.onnx_export import export_onnx
 
@@ -98,16 +110,28 @@ def export_model(model_dir: str | Path, out_dir: str | Path | None = None, forma
         budget = error_budget(quantize_actor(actor))
         files += write_c_q8(actor, out_dir / C_DIRS["c-int8"], safe_action, budget)
         manifest["int8_error_budget"] = budget.as_dict()
-    manifest["files"] = sorted(_relative(Path(f), out_dir) for f in files)
-    write_atomic(out_dir / "export.json", json.dumps(manifest, indent=2) + "\n")
-    return ExportResult(out_dir, manifest, actor, folder.model, vectors)
+    manifest["files"] = sorted(relative_path(f, out_dir) for f in files)
+    write_atomic(out_dir / MANIFEST_NAME, json.dumps(manifest, indent=2) + "\n")
+    return manifest, vectors
 
 
-def _relative(path: Path, base: Path) -> str:
+def relative_path(path: str | Path, base: str | Path) -> str:
+    """``path`` relative to the folder ``base``, with '/' separators; never absolute.
+
+    Both are taken from the current directory when relative; symbolic links are not resolved, so
+    the result names the path as the caller gave it. (A path on another Windows drive has no
+    relative form: then only its last component is recorded.)
+    """
     try:
-        return str(path.resolve().relative_to(base.resolve()))
+        text = os.path.relpath(os.path.abspath(path), os.path.abspath(base))
     except ValueError:
-        return str(path.resolve())
+        text = Path(os.path.abspath(path)).name
+    return Path(text).as_posix()
+
+
+def model_folder_name(model_dir: str | Path) -> str:
+    """The model folder's own name (also for '.' or a trailing slash): what the C provenance names."""
+    return Path(os.path.abspath(model_dir)).name
 
 
 # ----------------------------------------------------------------------------- checks
@@ -118,8 +142,10 @@ def run_checks(actor, out_dir: str | Path, vectors, formats=FORMATS, targets=Non
     from agents.export import toolchains as tc
     from agents.export.c_codegen import float32_forward
 
+    from agents.export.test_vectors import FILE_NAME
+
     out_dir = Path(out_dir)
-    csv = out_dir / "test_vectors.csv"
+    csv = out_dir / FILE_NAME
     ok = vectors.finite
     rows: list[dict] = []
 
@@ -195,7 +221,7 @@ def checks_passed(rows: list[dict], int8_tolerance: float) -> bool:
 def cmd_export(args: argparse.Namespace) -> int:
     formats = _parse_formats(args.to)
     safe_action = _parse_safe_action(args.safe_action)
-    result = export_model(args.model_dir, args.out, formats, safe_action, vectors_into_model=not args.no_model_vectors)
+    result = export_model(args.model_dir, args.out, formats, safe_action)
     manifest, out_dir = result.manifest, result.out_dir
     print(f"exported {', '.join(formats)} of {args.model_dir} "
           f"({manifest['obs_dim']} -> {' -> '.join(map(str, manifest['hidden_sizes']))} -> {manifest['act_dim']}, "
@@ -229,7 +255,6 @@ def add_export_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--safe-action", help="comma-separated action the C policies return on error (default zeros)")
     p.add_argument("--check", action="store_true", help="run the parity checks on every installed target and print a table")
     p.add_argument("--targets", help=f"comma-separated targets for --check (default all: {', '.join(_target_names())})")
-    p.add_argument("--no-model-vectors", action="store_true", help="do not write test_vectors.csv into MODEL_DIR")
     p.set_defaults(func=cmd_export)
     return p
 

@@ -38,6 +38,7 @@ observations; the weight term dominates it.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,10 +171,29 @@ def _multiplier(scale: float) -> tuple[int, int]:
     return m, shift
 
 
+def floor_log2(x: float) -> int:
+    """floor(log2(x)) for x > 0, exactly: from the binary exponent, not from a math-library log2
+    (whose rounding could move a result that is nearly an integer across it)."""
+    _mantissa, exponent = math.frexp(x)   # x = mantissa * 2^exponent, mantissa in [0.5, 1)
+    return exponent - 1
+
+
+def _exact_dot(w: np.ndarray, x: np.ndarray, b: np.ndarray | None = None) -> np.ndarray:
+    """w @ x (+ b), each row's sum correctly rounded (math.fsum of the elementwise products).
+
+    A BLAS product sums in an order (and with FMA) chosen per CPU, so its last bits vary between
+    machines; the ReLU formats chosen from these bounds are written into the C source, which must
+    be the same on every machine.
+    """
+    rows = w * x[None, :]
+    extra = [[] for _ in range(w.shape[0])] if b is None else [[float(v)] for v in b]
+    return np.array([math.fsum([*row, *more]) for row, more in zip(rows, extra)])
+
+
 def _intervals(w: np.ndarray, b: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     mid, rad = (lo + hi) / 2.0, (hi - lo) / 2.0
-    c = w @ mid + b
-    r = np.abs(w) @ rad
+    c = _exact_dot(w, mid, b)
+    r = _exact_dot(np.abs(w), rad)
     return c - r, c + r
 
 
@@ -185,8 +205,7 @@ def quantize_actor(actor: ActorWeights) -> QuantizedActor:
     """
     if not (0.0 < actor.clip_obs <= INT16_MAX):
         raise ValueError(f"clip_obs = {actor.clip_obs} cannot be represented in the int16 input format")
-    f0 = int(np.floor(np.log2(INT16_MAX / actor.clip_obs)))
-    f0 = min(f0, 24)
+    f0 = min(floor_log2(INT16_MAX / actor.clip_obs), 24)
     clip_q = int(np.floor(actor.clip_obs * 2.0**f0 + 0.5))
     lo, hi = np.full(actor.obs_dim, -actor.clip_obs), np.full(actor.obs_dim, actor.clip_obs)
     x_max_q = np.full(actor.obs_dim, clip_q)
@@ -215,7 +234,7 @@ def quantize_actor(actor: ActorWeights) -> QuantizedActor:
             x_max_q = np.full(w.shape[0], 1 << TANH_FRAC_BITS)
         elif activation == "relu":
             top = max(float(pre_hi.max()), 2.0**-TANH_FRAC_BITS) * RELU_MARGIN
-            f_out = min(TANH_FRAC_BITS, int(np.floor(np.log2(INT16_MAX / top))))
+            f_out = min(TANH_FRAC_BITS, floor_log2(INT16_MAX / top))
             if f_out < 0:
                 raise ValueError(f"layer {k}: ReLU outputs up to {top:.3g} do not fit the int16 activation format")
             lo, hi = np.maximum(pre_lo, 0.0), np.maximum(pre_hi, 0.0)
@@ -419,10 +438,12 @@ def _sizes(actor: ActorWeights) -> list[str]:
 def _header(q: QuantizedActor, safe: np.ndarray, budget: ErrorBudget | None) -> str:
     actor = q.actor
     prov = "\n".join(f" * {line}" for line in provenance_lines(actor))
+    # The measured figures (BLAS and numpy's tanh: last bits vary between CPUs) live in policy_q8.json
+    # only, so that this file, like the rest of the C, is exact by construction.
     budget_text = (f" * Error budget |action - float64 reference| (actions in [-1, 1]): max {budget.max_allowed:g}, "
                    f"rms {budget.rms_allowed:g}.\n * Measured on {budget.n_samples} observations around the "
-                   f"normalization statistics: max {budget.measured_max:.2e}, rms {budget.measured_rms:.2e}"
-                   f"{'' if budget.within_budget else ' (EXCEEDS THE BUDGET)'}.\n"
+                   f"normalization statistics: see {MANIFEST_NAME}"
+                   f"{'' if budget.within_budget else chr(10) + ' * (the measured error EXCEEDS THE BUDGET)'}.\n"
                    if budget else "")
     safe_text = ", ".join(c_float(v) for v in safe)
     return f"""/*

@@ -14,6 +14,17 @@ They are written as CSV (``test_vectors.csv``) so that the C test harness, Pytho
 can all read them: a comment line, a header ``kind,status,obs_0..,ref_0..``, then one row per
 vector with observations as float32 values (9 significant digits, exact) and reference actions
 in float64 (17 significant digits, exact). ``status`` is the code the C policy must return.
+
+The observations do not depend on the CPU: they come from the seeded generator (PCG64) through
+elementwise IEEE-754 arithmetic (+, -, *, sqrt: correctly rounded, the same on every machine),
+never through a matrix product, and are rounded to float32; they are compared exactly. (numpy's
+normal sampler, a ziggurat, is table lookups and products of the generator's bits except in its
+rare wedge and tail steps, which call exp and log1p: there a last-bit difference of the math
+library could change a float32 observation only within 2^-29 of a rounding tie, so the exact
+comparison would name such a row rather than pass it silently.) The reference actions come from
+BLAS matrix products and numpy's tanh, whose last bits do depend on the CPU (the BLAS kernel's
+summation order and FMA, numpy's SIMD tanh); they are compared with a stated tolerance
+(:mod:`agents.export.staleness`).
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@
  * environment: lunar_env/SouthPole3DoF-v0, mode 3dof
  * source model folder: ppo_southpole_3dof
  * Error budget |action - float64 reference| (actions in [-1, 1]): max 0.1, rms 0.02.
- * Measured on 20000 observations around the normalization statistics: max 5.74e-02, rms 6.35e-03.
+ * Measured on 20000 observations around the normalization statistics: see policy_q8.json.
  *
  * int lunar_policy_q8_act(const float obs[LUNAR_POLICY_Q8_N_OBS], float act[LUNAR_POLICY_Q8_N_ACT]);
  *   Raw observation in, action out (clipped to the action bounds). Float is used only to
