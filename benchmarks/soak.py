@@ -13,9 +13,9 @@ it steps a vector env with autoreset and counts, over all steps:
 - ``numerical_error`` endings (a lander ended because its state turned non-finite: reported, and
   expected to be 0 for the shipped scenarios).
 
-The step budget is split evenly over the combinations, visited mode-major so that a run stopped
-early has covered every scenario; the JSON is rewritten after each combination. Exits 1 when any
-must-be-zero count is not.
+The step budget is split evenly over the combinations, visited in a fixed shuffled order so that a
+run stopped early is a fair sample of all of them; the JSON is rewritten after each combination.
+Exits 1 when any must-be-zero count is not.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lunar_env import simulator
 from lunar_env.atomic import write_atomic
 from lunar_env.envs.vector_env import SouthPoleVectorEnv
 from lunar_env.physics import outcomes
@@ -96,9 +97,10 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     args.argv = list(sys.argv[1:] if argv is None else argv)
     scenarios = [s for s in args.scenarios.split(",") if s]
-    combos = [(scenario, mode, obs_mode, kind)
-              for mode, obs_mode, kind in itertools.product(MODES, OBSERVATION_MODES, ACTION_KINDS)
-              for scenario in scenarios]
+    combos = list(itertools.product(scenarios, MODES, OBSERVATION_MODES, ACTION_KINDS))
+    order = np.random.default_rng(args.seed).permutation(len(combos))
+    combos = [combos[k] for k in order]
+    simulator.POOL_CACHE_SIZE = max(simulator.POOL_CACHE_SIZE, len(scenarios))  # a shuffled order reuses every pool
     per_combo = max(1, int(args.steps / len(combos) / args.landers))
 
     from tqdm.auto import tqdm
