@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +32,11 @@ def cmd_envs(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------- lunar throughput
 def cmd_throughput(args: argparse.Namespace) -> int:
     from lunar_env.benchmark import throughput
+    from lunar_env.command_checks import check_output_file
 
+    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+        if path:
+            check_output_file(path, option)
     print(f"measuring {args.seconds:g} s per configuration ...")
     report = throughput.run(sizes=tuple(args.sizes), seconds=args.seconds, modes=tuple(args.modes),
                             compile_time=not args.no_compile_time, scenarios=tuple(args.scenarios))
@@ -60,7 +65,9 @@ def shipped_model(mode: str) -> Path | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from lunar_env.benchmark.bench_command import run_bench
     from lunar_env.benchmark.report import markdown_table, terminal_table
+    from lunar_env.command_checks import check_output_dir
 
+    out = check_output_dir(args.out)  # before the flights, which a failed write would lose
     policy = args.policy
     if policy is None:
         folder = shipped_model(args.mode)
@@ -75,7 +82,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
     print()
     print(terminal_table(report))
     print(f"\n(mean / 95th percentile over touchdowns; {report['timing']['wall_time_s']:.1f} s)")
-    out = Path(args.out)
     write_atomic(out / "bench.json", json.dumps(report, indent=2) + "\n")
     write_atomic(out / "bench.md", markdown_table(report))
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
@@ -150,13 +156,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_ENV = "LUNAR_DEBUG"  # set to 1 for the full traceback instead of the one-line error
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: its message, or for an OSError the path and the reason."""
+    if isinstance(error, OSError) and error.strerror:
+        paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+        return f"{paths}: {error.strerror}" if paths else error.strerror
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "; ".join(lines) or type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ValueError as error:  # bad user input: a message, not a traceback
-        print(f"lunar {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError) as error:  # bad input, or a file that cannot be read or written
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"lunar {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

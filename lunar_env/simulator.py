@@ -114,6 +114,9 @@ class LanderBatch:
             raise ValueError(f"observation_mode must be one of {OBSERVATION_MODES}, got {observation_mode!r}")
         if not isinstance(index_offset, (int, np.integer)) or index_offset < 0:
             raise ValueError(f"index_offset must be a non-negative integer, got {index_offset!r}")
+        from lunar_env.terrain.spec import check_terrain_seed
+
+        terrain_seed = check_terrain_seed(terrain_seed)  # also for flat ground, where no pool reads it
         self.scenario = get_scenario(scenario, lander)
         self.num_landers = int(num_landers)
         self.mode = mode

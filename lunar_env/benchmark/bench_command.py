@@ -95,10 +95,10 @@ def run_bench(policy_spec: str, scenarios: tuple[str, ...], episodes: int, seed:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    from agents.registry import policy_mode
     from lunar_env.atomic import write_atomic
     from lunar_env.benchmark.report import markdown_table, terminal_table, validate_report, write_plots
     from lunar_env.benchmark.suite import suite_scenarios
+    from lunar_env.command_checks import check_output_dir, policy_env_mode
     from lunar_env.scenarios import SCENARIOS
 
     if args.scenario:
@@ -108,8 +108,9 @@ def cmd_bench(args: argparse.Namespace) -> int:
         scenarios, label = tuple(args.scenario), "custom"
     else:
         scenarios, label = suite_scenarios(args.suite), args.suite
-    bound = policy_mode(args.policy)
-    mode = args.mode or bound or "3dof"
+    mode = policy_env_mode(args.policy, args.mode, default="3dof")
+    # Checked before the flights, which a failed write at the end would lose.
+    out = check_output_dir(Path(args.out) if args.out else Path("runs") / "bench" / Path(args.policy).name)
     print(f"lunar bench: policy {args.policy}, {mode}, scenarios {', '.join(scenarios)}, "
           f"{args.episodes} episodes each, seed {args.seed}"
           + (f", on Ray ({args.address or 'local instance'})" if args.backend == "ray" else ""))
@@ -121,7 +122,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(terminal_table(report))
     print(f"\n(mean / 95th percentile over touchdowns; {report['timing']['wall_time_s']:.1f} s)")
 
-    out = Path(args.out) if args.out else Path("runs") / "bench" / Path(args.policy).name
     write_atomic(out / "bench.json", json.dumps(report, indent=2) + "\n")
     write_atomic(out / "bench.md", markdown_table(report))
     written = [out / "bench.json", out / "bench.md"]
