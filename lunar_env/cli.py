@@ -54,6 +54,7 @@ def cmd_throughput(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- lunar demo
 SHIPPED_MODELS = {"3dof": "ppo_southpole_3dof", "6dof": "ppo_southpole_6dof"}
+DEMO_DEFAULT_MODE = "3dof"
 
 
 def shipped_model(mode: str) -> Path | None:
@@ -65,19 +66,22 @@ def shipped_model(mode: str) -> Path | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from lunar_env.benchmark.bench_command import run_bench
     from lunar_env.benchmark.report import markdown_table, terminal_table
-    from lunar_env.command_checks import check_output_dir
+    from lunar_env.command_checks import check_output_dir, policy_env_mode
 
     out = check_output_dir(args.out)  # before the flights, which a failed write would lose
     policy = args.policy
     if policy is None:
-        folder = shipped_model(args.mode)
+        mode = args.mode or DEMO_DEFAULT_MODE
+        folder = shipped_model(mode)
         if folder is None:
-            print(f"no shipped {args.mode} policy found in models/; flying ZEM/ZEV guidance instead")
+            print(f"no shipped {mode} policy found in models/; flying ZEM/ZEV guidance instead")
             policy = "zemzev"
         else:
             policy = str(folder)
-    print(f"lunar demo: policy {policy}, scenario {args.scenario}, {args.mode}, {args.episodes} episodes, seed {args.seed}")
-    report, _ = run_bench(policy, (args.scenario,), args.episodes, args.seed, args.mode,
+    else:
+        mode = policy_env_mode(policy, args.mode, DEMO_DEFAULT_MODE)  # a model flies in its own mode
+    print(f"lunar demo: policy {policy}, scenario {args.scenario}, {mode}, {args.episodes} episodes, seed {args.seed}")
+    report, _ = run_bench(policy, (args.scenario,), args.episodes, args.seed, mode,
                           optimum_samples=args.optimum_samples, suite_label="demo")
     print()
     print(terminal_table(report))
@@ -92,7 +96,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from lunar_env.render.episode import render_episode
 
         video = out / f"landing.{args.video_format}"
-        rendered = render_episode(lambda batch: load_policy(policy, batch), scenario=args.scenario, mode=args.mode,
+        rendered = render_episode(lambda batch: load_policy(policy, batch), scenario=args.scenario, mode=mode,
                                   seed=args.seed, out_path=video, max_frames=args.max_frames)
     except ImportError as err:
         print(f"no video: {err}")
@@ -123,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "prints its benchmark table and writes a video of one landing")
     p.add_argument("--policy", help="policy to fly (default: the shipped PPO model of --mode)")
     p.add_argument("--scenario", default="nominal")
-    p.add_argument("--mode", default="3dof", choices=["6dof", "3dof"])
+    p.add_argument("--mode", default=None, choices=["6dof", "3dof"],
+                   help=f"env mode (default: the --policy model's own, else {DEMO_DEFAULT_MODE})")
     p.add_argument("--episodes", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--optimum-samples", type=int, default=20,

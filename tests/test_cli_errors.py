@@ -174,7 +174,22 @@ def test_render_reads_the_mode_from_a_3dof_model_folder(tmp_path, monkeypatch):
         assert seen["mode"] == expected, policy
 
 
-@pytest.mark.parametrize("command", ["render", "bench"])
+def test_demo_and_bench_fly_a_model_folder_in_its_own_mode(tmp_path, monkeypatch):
+    seen = []
+
+    def record(policy, scenarios, episodes, seed, mode, *args, **kwargs):
+        seen.append(mode)
+        raise Stop
+
+    monkeypatch.setattr(bench_command, "run_bench", record)
+    folder = _metadata_folder(tmp_path, mode="6dof", act_dim=7, env_id="lunar_env/SouthPole-v0")
+    for command in ("demo", "bench"):
+        with pytest.raises(Stop):
+            main([command, "--policy", str(folder), "--out", str(tmp_path / "out")])
+    assert seen == ["6dof", "6dof"]
+
+
+@pytest.mark.parametrize("command", ["render", "bench", "demo"])
 def test_a_mode_that_contradicts_the_model_is_refused(tmp_path, monkeypatch, capsys, command):
     _no_flight(monkeypatch)
     folder = _metadata_folder(tmp_path)
@@ -228,3 +243,15 @@ def test_a_copied_model_folder_with_obs_dim_abc_is_refused_by_bench(tmp_path, mo
     assert main(["bench", "--policy", str(copy), "--episodes", "2", "--out", str(tmp_path / "out")]) == 2
     err = _one_line_error(capsys, "bench")
     assert f"{copy / METADATA_FILE}: field obs_dim must be a positive integer, got 'abc'" in err
+
+
+def test_bench_without_a_report_package_fails_before_any_episode(tmp_path, monkeypatch, capsys):
+    import importlib.util
+
+    _no_flight(monkeypatch)
+    real = importlib.util.find_spec
+    for missing, hint in (("jsonschema", "needs jsonschema"), ("matplotlib", "--no-plots")):
+        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, _m=missing: None if name == _m else real(name, *a))
+        assert main(["bench", "--policy", "zemzev", "--episodes", "2", "--out", str(tmp_path / "out")]) == 2
+        assert hint in _one_line_error(capsys, "bench")
+    assert not (tmp_path / "out").exists()

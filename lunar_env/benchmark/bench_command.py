@@ -94,6 +94,16 @@ def run_bench(policy_spec: str, scenarios: tuple[str, ...], episodes: int, seed:
     return report, runs
 
 
+def require_report_packages(plots: bool) -> None:
+    """Fail before the flights, not after them, when the report cannot be checked or plotted."""
+    import importlib.util
+
+    if importlib.util.find_spec("jsonschema") is None:
+        raise ValueError("validating a benchmark report needs jsonschema: pip install jsonschema")
+    if plots and importlib.util.find_spec("matplotlib") is None:
+        raise ValueError('plots need matplotlib: pip install "lunar-env[bench]", or pass --no-plots')
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
     from lunar_env.atomic import write_atomic
     from lunar_env.benchmark.report import markdown_table, terminal_table, validate_report, write_plots
@@ -109,6 +119,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     else:
         scenarios, label = suite_scenarios(args.suite), args.suite
     mode = policy_env_mode(args.policy, args.mode, default="3dof")
+    require_report_packages(plots=not args.no_plots)
     # Checked before the flights, which a failed write at the end would lose.
     out = check_output_dir(Path(args.out) if args.out else Path("runs") / "bench" / Path(args.policy).name)
     print(f"lunar bench: policy {args.policy}, {mode}, scenarios {', '.join(scenarios)}, "
