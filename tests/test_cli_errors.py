@@ -251,7 +251,22 @@ def test_bench_without_a_report_package_fails_before_any_episode(tmp_path, monke
     _no_flight(monkeypatch)
     real = importlib.util.find_spec
     for missing, hint in (("jsonschema", "needs jsonschema"), ("matplotlib", "--no-plots")):
-        monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a, _m=missing: None if name == _m else real(name, *a))
+        def find_spec(name, *args, _missing=missing):
+            return None if name == _missing else real(name, *args)
+
+        monkeypatch.setattr(importlib.util, "find_spec", find_spec)
         assert main(["bench", "--policy", "zemzev", "--episodes", "2", "--out", str(tmp_path / "out")]) == 2
         assert hint in _one_line_error(capsys, "bench")
     assert not (tmp_path / "out").exists()
+
+
+def test_sweep_out_that_is_a_file_fails_before_any_trial(tmp_path, monkeypatch, capsys):
+    pytest.importorskip("ray", reason="lunar sweep needs the ray extra")
+    import training.sweep
+
+    monkeypatch.setattr(training.sweep, "run_sweep", lambda *a, **k: pytest.fail("a trial ran before --out's check"))
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    sweep_file = Path(__file__).resolve().parents[1] / "training" / "sweeps" / "ppo_3dof.yaml"
+    assert main(["sweep", "--config", str(sweep_file), "--out", str(blocker)]) == 2
+    assert "is a file, not a folder" in _one_line_error(capsys, "sweep")
