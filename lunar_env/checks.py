@@ -21,6 +21,8 @@ def check_int(owner: str, name: str, value: Any, low: int, high: int | None = No
 
 def check_range(owner: str, name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
     """Return ``value`` as float if it lies in the interval, else raise a ValueError naming it."""
+    if isinstance(value, (bool, np.bool_, str, bytes)):  # float() would take True and "5"
+        raise ValueError(f"{owner}.{name} must be a number, got {value!r}")
     try:
         x = float(value)
     except (TypeError, ValueError):

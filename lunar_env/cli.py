@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -31,7 +32,11 @@ def cmd_envs(args: argparse.Namespace) -> int:
 # ----------------------------------------------------------------------- lunar throughput
 def cmd_throughput(args: argparse.Namespace) -> int:
     from lunar_env.benchmark import throughput
+    from lunar_env.command_checks import check_output_file
 
+    for option, path in (("--json", args.json), ("--markdown", args.markdown)):
+        if path:
+            check_output_file(path, option)
     print(f"measuring {args.seconds:g} s per configuration ...")
     report = throughput.run(sizes=tuple(args.sizes), seconds=args.seconds, modes=tuple(args.modes),
                             compile_time=not args.no_compile_time, scenarios=tuple(args.scenarios))
@@ -49,6 +54,7 @@ def cmd_throughput(args: argparse.Namespace) -> int:
 
 # ----------------------------------------------------------------------------- lunar demo
 SHIPPED_MODELS = {"3dof": "ppo_southpole_3dof", "6dof": "ppo_southpole_6dof"}
+DEMO_DEFAULT_MODE = "3dof"
 
 
 def shipped_model(mode: str) -> Path | None:
@@ -60,22 +66,26 @@ def shipped_model(mode: str) -> Path | None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from lunar_env.benchmark.bench_command import run_bench
     from lunar_env.benchmark.report import markdown_table, terminal_table
+    from lunar_env.command_checks import check_output_dir, policy_env_mode
 
+    out = check_output_dir(args.out)  # before the flights, which a failed write would lose
     policy = args.policy
     if policy is None:
-        folder = shipped_model(args.mode)
+        mode = args.mode or DEMO_DEFAULT_MODE
+        folder = shipped_model(mode)
         if folder is None:
-            print(f"no shipped {args.mode} policy found in models/; flying ZEM/ZEV guidance instead")
+            print(f"no shipped {mode} policy found in models/; flying ZEM/ZEV guidance instead")
             policy = "zemzev"
         else:
             policy = str(folder)
-    print(f"lunar demo: policy {policy}, scenario {args.scenario}, {args.mode}, {args.episodes} episodes, seed {args.seed}")
-    report, _ = run_bench(policy, (args.scenario,), args.episodes, args.seed, args.mode,
+    else:
+        mode = policy_env_mode(policy, args.mode, DEMO_DEFAULT_MODE)  # a model flies in its own mode
+    print(f"lunar demo: policy {policy}, scenario {args.scenario}, {mode}, {args.episodes} episodes, seed {args.seed}")
+    report, _ = run_bench(policy, (args.scenario,), args.episodes, args.seed, mode,
                           optimum_samples=args.optimum_samples, suite_label="demo")
     print()
     print(terminal_table(report))
     print(f"\n(mean / 95th percentile over touchdowns; {report['timing']['wall_time_s']:.1f} s)")
-    out = Path(args.out)
     write_atomic(out / "bench.json", json.dumps(report, indent=2) + "\n")
     write_atomic(out / "bench.md", markdown_table(report))
     print(f"wrote {out / 'bench.json'} and {out / 'bench.md'}")
@@ -86,7 +96,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         from lunar_env.render.episode import render_episode
 
         video = out / f"landing.{args.video_format}"
-        rendered = render_episode(lambda batch: load_policy(policy, batch), scenario=args.scenario, mode=args.mode,
+        rendered = render_episode(lambda batch: load_policy(policy, batch), scenario=args.scenario, mode=mode,
                                   seed=args.seed, out_path=video, max_frames=args.max_frames)
     except ImportError as err:
         print(f"no video: {err}")
@@ -117,7 +127,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "prints its benchmark table and writes a video of one landing")
     p.add_argument("--policy", help="policy to fly (default: the shipped PPO model of --mode)")
     p.add_argument("--scenario", default="nominal")
-    p.add_argument("--mode", default="3dof", choices=["6dof", "3dof"])
+    p.add_argument("--mode", default=None, choices=["6dof", "3dof"],
+                   help=f"env mode (default: the --policy model's own, else {DEMO_DEFAULT_MODE})")
     p.add_argument("--episodes", type=int, default=1000)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--optimum-samples", type=int, default=20,
@@ -150,13 +161,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+DEBUG_ENV = "LUNAR_DEBUG"  # set to 1 for the full traceback instead of the one-line error
+
+
+def one_line(error: BaseException) -> str:
+    """An error as one line: its message, or for an OSError the path and the reason."""
+    if isinstance(error, OSError) and error.strerror:
+        paths = " -> ".join(str(p) for p in (error.filename, error.filename2) if p is not None)
+        return f"{paths}: {error.strerror}" if paths else error.strerror
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return "; ".join(lines) or type(error).__name__
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except ValueError as error:  # bad user input: a message, not a traceback
-        print(f"lunar {args.command}: error: {error}", file=sys.stderr)
+    except (ValueError, OSError) as error:  # bad input, or a file that cannot be read or written
+        if os.environ.get(DEBUG_ENV, "") not in ("", "0"):
+            raise
+        print(f"lunar {args.command}: error: {one_line(error)}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

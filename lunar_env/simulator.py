@@ -44,6 +44,7 @@ from lunar_env.physics.state import (
 from lunar_env.scenarios import get_scenario
 from lunar_env.sensors import OBS_DIM
 from lunar_env.terrain.heightmap import Heightmap, TerrainArrays, TerrainTile, flat_tile, stack_tiles
+from lunar_env.terrain.spec import check_terrain_seed
 
 MODES = {"6dof": MODE_6DOF, "3dof": MODE_3DOF}
 OBSERVATION_MODES = ("sensors", "truth")
@@ -145,6 +146,7 @@ class LanderBatch:
         if observation_mode not in OBSERVATION_MODES:
             raise ValueError(f"observation_mode must be one of {OBSERVATION_MODES}, got {observation_mode!r}")
         check_int("LanderBatch", "index_offset", index_offset, 0)
+        terrain_seed = check_terrain_seed(terrain_seed)  # also for flat ground, where no pool reads it
         self.scenario = get_scenario(scenario, lander)
         self.num_landers = int(num_landers)
         self.mode = mode

@@ -38,6 +38,7 @@ def add_train_command(sub) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from lunar_env.command_checks import check_output_dir
     from training.config import load_config
 
     overrides = {"total_timesteps": args.total_timesteps, "num_envs": args.num_envs, "seed": args.seed,
@@ -51,7 +52,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         from training.train import train
     except ImportError as err:
         raise ValueError(f'training needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"') from None
-    run_dir = Path(args.run_dir) if args.run_dir else Path("runs") / config.name
+    run_dir = check_output_dir(Path(args.run_dir) if args.run_dir else Path("runs") / config.name, "--run-dir")
     print(f"lunar train: {config.name}, {config.env_id}, scenario {config.scenario}, {config.num_envs} landers, "
           f"{config.total_timesteps:,} steps -> {run_dir}")
     train(config, run_dir, resume=args.resume, progress=not args.no_progress)
@@ -61,12 +62,13 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_seeds(args: argparse.Namespace, config) -> int:
+    from lunar_env.command_checks import check_output_dir
     from training.multi_seed import parse_seeds, run_seeds
 
     if args.seed is not None:
         raise ValueError("--seed and --seeds exclude each other")
     seeds = parse_seeds(args.seeds)
-    base = Path(args.run_dir) if args.run_dir else Path("runs") / config.name
+    base = check_output_dir(Path(args.run_dir) if args.run_dir else Path("runs") / config.name, "--run-dir")
     try:
         import training.train  # noqa: F401  (the driver checks the training extra before any worker starts)
     except ImportError as err:

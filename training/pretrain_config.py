@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from training.field_checks import check_int, check_mapping, check_number, check_text
+
 
 @dataclass(frozen=True)
 class PretrainConfig:
@@ -24,21 +26,17 @@ class PretrainConfig:
     dagger_epochs: int = 10  # fitting epochs over the grown data set per round
 
     def __post_init__(self) -> None:
+        def store(key, value):  # a YAML 5.0e3 becomes the int 5000 (the dataclass is frozen)
+            object.__setattr__(self, key, value)
+
+        check_text("pretrain.expert", self.expert)
         for key in ("episodes", "epochs", "batch_size", "dagger_episodes", "dagger_epochs"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or value < 1:
-                raise ValueError(f"pretrain.{key} must be a positive integer, got {value!r}")
-        if not 0 <= self.action_noise <= 1:
-            raise ValueError(f"pretrain.action_noise must be in [0, 1], got {self.action_noise!r}")
-        if not 0 < self.learning_rate < 1:
-            raise ValueError(f"pretrain.learning_rate must be in (0, 1), got {self.learning_rate!r}")
-        if not self.focus_altitude_m >= 0:
-            raise ValueError(f"pretrain.focus_altitude_m must be >= 0, got {self.focus_altitude_m!r}")
-        if not self.focus_weight > 0:
-            raise ValueError(f"pretrain.focus_weight must be > 0, got {self.focus_weight!r}")
-        if not isinstance(self.expert_options, dict) or not all(isinstance(k, str) for k in self.expert_options):
-            raise ValueError(f"pretrain.expert_options must be a mapping of setting names, got {self.expert_options!r}")
-        if not isinstance(self.dagger_rounds, int) or self.dagger_rounds < 0:
-            raise ValueError(f"pretrain.dagger_rounds must be a non-negative integer, got {self.dagger_rounds!r}")
-        if not isinstance(self.critic_warmup_steps, int) or self.critic_warmup_steps < 0:
-            raise ValueError(f"pretrain.critic_warmup_steps must be a non-negative integer, got {self.critic_warmup_steps!r}")
+            store(key, check_int(f"pretrain.{key}", getattr(self, key), low=1))
+        for key in ("dagger_rounds", "critic_warmup_steps"):
+            store(key, check_int(f"pretrain.{key}", getattr(self, key), low=0))
+        store("action_noise", check_number("pretrain.action_noise", self.action_noise, 0, 1))
+        store("learning_rate", check_number("pretrain.learning_rate", self.learning_rate, 0, 1,
+                                            low_open=True, high_open=True))
+        store("focus_altitude_m", check_number("pretrain.focus_altitude_m", self.focus_altitude_m, low=0))
+        store("focus_weight", check_number("pretrain.focus_weight", self.focus_weight, low=0, low_open=True))
+        store("expert_options", dict(check_mapping("pretrain.expert_options", self.expert_options)))

@@ -44,8 +44,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lunar_env.config import check_range
-from training.config import PPOConfig, TrainConfig, config_from_dict, config_to_yaml
+from training.config import EMPTY_CONFIG_HINT, PPOConfig, TrainConfig, config_from_dict, config_to_yaml
+from training.field_checks import check_folder_name, check_int, check_number
 
 DISTRIBUTIONS = ("uniform", "loguniform", "randint", "choice")
 METRICS = ("score", "success_rate")  # both maximized
@@ -84,8 +84,8 @@ class SearchParam:
             return
         if len(self.values) != 2:
             raise ValueError(f"{where}: {self.kind} needs [low, high], got {list(self.values)!r}")
-        low = check_range(where, "low", self.values[0], -1e12, 1e12)
-        high = check_range(where, "high", self.values[1], -1e12, 1e12)
+        low = check_number(f"{where}.{self.kind}[0] (low)", self.values[0], -1e12, 1e12)
+        high = check_number(f"{where}.{self.kind}[1] (high)", self.values[1], -1e12, 1e12)
         if not low < high and not (self.kind == "randint" and low == high):
             raise ValueError(f"{where}: {self.kind} needs low < high, got {list(self.values)!r}")
         if self.kind == "loguniform" and low <= 0:
@@ -108,17 +108,13 @@ class SearchParam:
         return tune.uniform(low, high) if self.kind == "uniform" else tune.loguniform(low, high)
 
 
-def _check_int(owner: str, name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{owner}.{name} must be an integer >= {low}, got {value!r}")
-    return value
-
-
 def _check_key(key: str, where: str) -> None:
     """A config key a sweep may set: a TrainConfig field, ppo.<field> or reward.<RewardSpec field>."""
     from lunar_env.config import RewardSpec
 
     top = {f.name for f in dataclasses.fields(TrainConfig)} - {"ppo", "reward"}
+    if not isinstance(key, str):
+        raise ValueError(f"{where}: keys must be config key names such as ppo.learning_rate, got {key!r}")
     parts = key.split(".")
     if len(parts) == 1 and parts[0] in top:
         if parts[0] in BUDGET_KEYS:
@@ -169,20 +165,19 @@ class SweepSpec:
 
     def __post_init__(self) -> None:
         owner = "sweep"
-        if not isinstance(self.name, str) or not self.name or "/" in self.name:
-            raise ValueError(f"{owner}.name must be a non-empty name without '/', got {self.name!r}")
-        _check_int(owner, "trials", self.trials, 1)
-        _check_int(owner, "budget.total_timesteps", self.total_timesteps, 1)
-        _check_int(owner, "budget.report_every_steps", self.report_every_steps, 1)
-        _check_int(owner, "budget.eval_episodes", self.eval_episodes, 1)
-        _check_int(owner, "scheduler.grace_period_steps", self.grace_period_steps, 1)
+        check_folder_name(f"{owner}.name", self.name)  # the output folder is runs/sweeps/<name>
+        for attr, key, low in (("trials", "trials", 1), ("total_timesteps", "budget.total_timesteps", 1),
+                               ("report_every_steps", "budget.report_every_steps", 1),
+                               ("eval_episodes", "budget.eval_episodes", 1),
+                               ("grace_period_steps", "scheduler.grace_period_steps", 1), ("seed", "seed", 0),
+                               ("cpus_per_trial", "cpus_per_trial", 1), ("max_failures", "max_failures", 0)):
+            # stored back as an int: a YAML 2.0e5 is a float (the dataclass is frozen)
+            object.__setattr__(self, attr, check_int(f"{owner}.{key}", getattr(self, attr), low=low))
         if self.grace_period_steps > self.total_timesteps:
             raise ValueError(f"{owner}.scheduler.grace_period_steps ({self.grace_period_steps}) must not exceed "
                              f"budget.total_timesteps ({self.total_timesteps})")
-        check_range(owner, "scheduler.reduction_factor", self.reduction_factor, 1.0, 100.0, low_open=True)
-        _check_int(owner, "seed", self.seed, 0)
-        _check_int(owner, "cpus_per_trial", self.cpus_per_trial, 1)
-        _check_int(owner, "max_failures", self.max_failures, 0)
+        object.__setattr__(self, "reduction_factor", check_number(f"{owner}.scheduler.reduction_factor",
+                                                                  self.reduction_factor, 1.0, 100.0, low_open=True))
         if self.metric not in METRICS:
             raise ValueError(f"{owner}.metric must be one of {METRICS}, got {self.metric!r}")
         if not self.search_space:
@@ -296,13 +291,19 @@ def sweep_from_dict(data: dict, folder: Path = Path(".")) -> SweepSpec:
         if not isinstance(values, list):
             raise ValueError(f"sweep.search_space.{key}.{kind} must be a list, got {values!r}")
         params.append(SearchParam(str(key), kind, tuple(values)))
-    base_path = Path(folder) / str(data["base_config"])
+    if not isinstance(data["base_config"], str) or not data["base_config"].strip():
+        raise ValueError(f"sweep.base_config must be the path of a training config, got {data['base_config']!r}")
+    base_path = Path(folder) / data["base_config"]
     try:
-        base = yaml.safe_load(base_path.read_text()) or {}
+        base = yaml.safe_load(base_path.read_text())
     except FileNotFoundError:
         raise ValueError(f"sweep.base_config: {base_path} does not exist (the path is relative to the sweep file)") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise ValueError(f"sweep.base_config: {base_path} is not a YAML file") from None
     except yaml.YAMLError as err:
         raise ValueError(f"sweep.base_config: {base_path} is not valid YAML: {err}") from None
+    if base is None or base == {}:
+        raise ValueError(f"sweep.base_config: {base_path} is empty: {EMPTY_CONFIG_HINT}")
     try:
         config_from_dict(base)
     except TypeError as err:
@@ -325,8 +326,13 @@ def load_sweep(path: str | Path) -> SweepSpec:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
         raise ValueError(f"sweep file {path} does not exist") from None
+    except (IsADirectoryError, UnicodeDecodeError):
+        raise ValueError(f"sweep file {path} is not a YAML file") from None
     except yaml.YAMLError as err:
         raise ValueError(f"sweep file {path} is not valid YAML: {err}") from None
+    if data is None or data == {}:
+        raise ValueError(f"sweep file {path} is empty: a sweep needs name, base_config, trials, budget, scheduler "
+                         "and search_space (training/sweeps/ppo_3dof.yaml documents each)")
     return sweep_from_dict(data, path.parent)
 
 

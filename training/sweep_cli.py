@@ -21,6 +21,7 @@ def add_sweep_command(sub) -> None:
 
 def cmd_sweep(args: argparse.Namespace) -> int:
     from lunar_env.benchmark.ray_backend import require_ray
+    from lunar_env.command_checks import check_output_dir
     from training.sweep import load_sweep, run_sweep
 
     sweep = load_sweep(args.config)
@@ -29,7 +30,7 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         import training.train  # noqa: F401  (checked here, before any trial starts)
     except ImportError as err:
         raise ValueError(f'lunar sweep needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"') from None
-    out = Path(args.out) if args.out else Path("runs") / "sweeps" / sweep.name
+    out = check_output_dir(Path(args.out) if args.out else Path("runs") / "sweeps" / sweep.name)
     print(f"lunar sweep: {sweep.name}, {sweep.trials} trials of up to {sweep.total_timesteps:,} steps, "
           f"searching {', '.join(p.key for p in sweep.search_space)} -> {out}")
     result = run_sweep(sweep, out, address=args.address, progress=not args.quiet)

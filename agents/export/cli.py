@@ -219,8 +219,11 @@ def checks_passed(rows: list[dict], int8_tolerance: float) -> bool:
 
 # ----------------------------------------------------------------------------- command
 def cmd_export(args: argparse.Namespace) -> int:
+    from lunar_env.command_checks import check_output_dir
+
     formats = _parse_formats(args.to)
     safe_action = _parse_safe_action(args.safe_action)
+    check_output_dir(args.out if args.out is not None else Path(args.model_dir) / "export")
     result = export_model(args.model_dir, args.out, formats, safe_action)
     manifest, out_dir = result.manifest, result.out_dir
     print(f"exported {', '.join(formats)} of {args.model_dir} "

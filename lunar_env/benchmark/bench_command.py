@@ -94,11 +94,21 @@ def run_bench(policy_spec: str, scenarios: tuple[str, ...], episodes: int, seed:
     return report, runs
 
 
+def require_report_packages(plots: bool) -> None:
+    """Fail before the flights, not after them, when the report cannot be checked or plotted."""
+    import importlib.util
+
+    if importlib.util.find_spec("jsonschema") is None:
+        raise ValueError("validating a benchmark report needs jsonschema: pip install jsonschema")
+    if plots and importlib.util.find_spec("matplotlib") is None:
+        raise ValueError('plots need matplotlib: pip install "lunar-env[bench]", or pass --no-plots')
+
+
 def cmd_bench(args: argparse.Namespace) -> int:
-    from agents.registry import policy_mode
     from lunar_env.atomic import write_atomic
     from lunar_env.benchmark.report import markdown_table, terminal_table, validate_report, write_plots
     from lunar_env.benchmark.suite import suite_scenarios
+    from lunar_env.command_checks import check_output_dir, policy_env_mode
     from lunar_env.scenarios import SCENARIOS
 
     if args.scenario:
@@ -108,8 +118,10 @@ def cmd_bench(args: argparse.Namespace) -> int:
         scenarios, label = tuple(args.scenario), "custom"
     else:
         scenarios, label = suite_scenarios(args.suite), args.suite
-    bound = policy_mode(args.policy)
-    mode = args.mode or bound or "3dof"
+    mode = policy_env_mode(args.policy, args.mode, default="3dof")
+    require_report_packages(plots=not args.no_plots)
+    # Checked before the flights, which a failed write at the end would lose.
+    out = check_output_dir(Path(args.out) if args.out else Path("runs") / "bench" / Path(args.policy).name)
     print(f"lunar bench: policy {args.policy}, {mode}, scenarios {', '.join(scenarios)}, "
           f"{args.episodes} episodes each, seed {args.seed}"
           + (f", on Ray ({args.address or 'local instance'})" if args.backend == "ray" else ""))
@@ -121,7 +133,6 @@ def cmd_bench(args: argparse.Namespace) -> int:
     print(terminal_table(report))
     print(f"\n(mean / 95th percentile over touchdowns; {report['timing']['wall_time_s']:.1f} s)")
 
-    out = Path(args.out) if args.out else Path("runs") / "bench" / Path(args.policy).name
     write_atomic(out / "bench.json", json.dumps(report, indent=2) + "\n")
     write_atomic(out / "bench.md", markdown_table(report))
     written = [out / "bench.json", out / "bench.md"]

@@ -14,6 +14,7 @@ import importlib.util
 import sys
 
 DEFAULT_SIZE_TEXT = "960x640"  # the renderer's DEFAULT_SIZE, spelled for argparse without importing it
+DEFAULT_MODE = "6dof"  # the mode the built-in guidance laws fly in when --mode is not given
 
 
 def parse_size(text: str) -> tuple[int, int]:
@@ -36,7 +37,8 @@ def add_render_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--policy", default="velocity_field",
                    help="zemzev, zemzev_replan, velocity_field, or the path of a trained model (default: velocity_field)")
     p.add_argument("--scenario", default="nominal", help="scenario name (lunar envs lists them)")
-    p.add_argument("--mode", default="6dof", choices=["6dof", "3dof"])
+    p.add_argument("--mode", default=None, choices=["6dof", "3dof"],
+                   help=f"env mode (default: a trained model's own, else {DEFAULT_MODE})")
     p.add_argument("--seed", type=int, default=0, help="episode seed")
     p.add_argument("--out", default="episode.mp4", help="output file, .mp4 or .gif (default: episode.mp4)")
     p.add_argument("--fps", type=float, default=None, help="video frame rate (default: the control rate, real time)")
@@ -69,13 +71,27 @@ def resolve_policy(spec: str, batch):
                      "use --policy velocity_field")
 
 
+def render_mode_for(policy: str, requested: str | None) -> str:
+    """The env mode: a model folder's own (a contradicting --mode is refused), else --mode or the default."""
+    if importlib.util.find_spec("agents.registry") is None:
+        return requested or DEFAULT_MODE
+    from lunar_env.command_checks import policy_env_mode
+
+    return policy_env_mode(policy, requested, DEFAULT_MODE)
+
+
 def cmd_render(args: argparse.Namespace) -> int:
+    from lunar_env.command_checks import check_output_file
     from lunar_env.render import RenderDependencyError
     from lunar_env.render.episode import render_episode
+    from lunar_env.render.video import check_video_path
 
+    check_video_path(args.out)  # the suffix first: it says what to give instead
+    check_output_file(args.out)  # before the flight, which a failed write would lose
+    mode = render_mode_for(args.policy, args.mode)
     try:
         result = render_episode(lambda batch: resolve_policy(args.policy, batch), scenario=args.scenario,
-                                mode=args.mode, seed=args.seed, out_path=args.out, max_frames=args.max_frames,
+                                mode=mode, seed=args.seed, out_path=args.out, max_frames=args.max_frames,
                                 fps=args.fps, lander_index=args.lander_index, size=args.size,
                                 terrain_seed=args.terrain_seed)
     except RenderDependencyError as error:

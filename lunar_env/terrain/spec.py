@@ -331,7 +331,7 @@ class TerrainSpec:
         Tiles are independent, so they are made on up to ``workers`` threads (default: the CPU
         count); the compiled kernels release the GIL. The result does not depend on ``workers``.
         """
-        seed = _check_seed(seed)
+        seed = check_terrain_seed(seed)
         if workers is None:
             import os
 
@@ -344,7 +344,7 @@ class TerrainSpec:
 
     def generate_tile(self, seed: int, index: int) -> GeneratedTile:
         """Tile ``index`` of the pool of ``seed`` (independent of num_tiles)."""
-        seed = _check_seed(seed)
+        seed = check_terrain_seed(seed)
         rng = np.random.default_rng([seed, int(index)])
         noise = gen.make_relief_noise(rng, self.relief_amplitude_m, self.relief_wavelength_m,
                                       self.relief_min_wavelength_m, self.relief_hurst)
@@ -571,7 +571,8 @@ class _SiteSearch:
                          f"{spec.site_attempts} search areas; {hint}, set site_lighting='any', or raise site_attempts")
 
 
-def _check_seed(seed) -> int:
+def check_terrain_seed(seed, name: str = "terrain_seed") -> int:
+    """The seed of a terrain pool as an int; a ValueError naming ``name`` otherwise."""
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"terrain seed must be an integer in [0, 2**63), got {seed!r}")
+        raise ValueError(f"{name} must be an integer in [0, 2**63), got {seed!r}")
     return int(seed)

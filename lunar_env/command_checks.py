@@ -1,0 +1,86 @@
+"""Checks the ``lunar`` commands make before they start work, so that a run is never lost at its end.
+
+An output folder or file that cannot be written (a file where a folder is expected, a read-only
+folder, a parent that cannot be created) is refused at once with an :class:`OutputPathError`, a
+ValueError the ``lunar`` command prints as one line (exit code 2), before any episode is flown
+or any step trained. The env mode of a trained policy is read from its model folder.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+MODES = ("3dof", "6dof")
+
+
+class OutputPathError(ValueError):
+    """An output path a command cannot write."""
+
+
+def _existing_ancestor(path: Path) -> Path:
+    """The nearest ancestor of ``path`` (or ``path`` itself) that exists."""
+    for candidate in (path, *path.parents):
+        if os.path.lexists(candidate):
+            return candidate
+    return Path(".")
+
+
+def _probe(folder: Path, option: str, path: Path) -> None:
+    """Create and remove a file in ``folder``: the only test that also sees read-only mounts and ACLs."""
+    try:
+        with tempfile.TemporaryFile(dir=folder, prefix=".lunar-write-check-"):
+            pass
+    except OSError as error:
+        reason = error.strerror or type(error).__name__
+        where = "" if folder == path else f" ({folder} cannot be written)"
+        raise OutputPathError(f"{option} {path}: cannot write there: {reason}{where}") from None
+
+
+def check_output_dir(path: str | os.PathLike, option: str = "--out") -> Path:
+    """``path`` as a Path if it is, or can be made, a writable folder; OutputPathError otherwise.
+
+    Nothing is created: a missing folder is only checked to be creatable in its nearest
+    existing ancestor.
+    """
+    path = Path(path)
+    existing = _existing_ancestor(path)
+    if not existing.is_dir():
+        what = "is a file, not a folder" if existing == path else f"cannot be created: {existing} is a file"
+        raise OutputPathError(f"{option} {path}: {what}")
+    _probe(existing, option, path)
+    return path
+
+
+def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
+    """``path`` as a Path if a file can be written there (its folder exists or can be made)."""
+    path = Path(path)
+    if path.is_dir():
+        raise OutputPathError(f"{option} {path}: is a folder; give a file name")
+    existing = _existing_ancestor(path.parent)
+    if not existing.is_dir():
+        raise OutputPathError(f"{option} {path}: its folder cannot be created: {existing} is a file")
+    _probe(existing, option, path)
+    return path
+
+
+def policy_env_mode(policy: str, requested: str | None, default: str) -> str:
+    """The env mode to fly ``policy`` in: a trained model's own mode, ``requested`` (--mode) for the
+    built-in laws, else ``default``. A --mode that contradicts the model is refused."""
+    from agents.registry import policy_mode
+
+    if Path(policy).is_dir():
+        from agents.metadata_checks import check_metadata_fields
+        from agents.model_folder import METADATA_FILE, read_metadata
+
+        # the field types, naming the file, before the mode is taken from it
+        check_metadata_fields(read_metadata(policy), Path(policy) / METADATA_FILE)
+    bound = policy_mode(policy)
+    if bound is not None and requested is not None and requested != bound:
+        raise ValueError(f"--mode {requested} contradicts the policy {policy}, a {bound} model; "
+                         f"drop --mode or pass --mode {bound}")
+    mode = bound or requested or default
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r} (from {policy})")
+    return mode
