@@ -25,6 +25,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
@@ -35,7 +36,7 @@ import numpy as np
 from agents.policy import Policy
 from agents.policy_network import (ModelFolderError, NetworkSpec, build_policy, check_actor_range, network_spec,
                                    policy_state)
-from lunar_env.atomic import existing_dir, replace_dir, staging_dir
+from lunar_env.atomic import FILE_MODE, existing_dir, replace_dir, staging_dir
 
 __all__ = ["ModelFolder", "ModelFolderError", "SB3Policy", "convert_v1_folder", "load_model_folder", "read_metadata",
            "save_model_folder"]
@@ -164,6 +165,7 @@ def save_model_folder(path: str | Path, model, obs_mean, obs_var, epsilon: float
         for name, data in contents.items():
             with open(staging / name, "wb") as handle:
                 handle.write(data)
+            os.chmod(staging / name, FILE_MODE)
         replace_dir(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
@@ -223,8 +225,8 @@ def _read_part(path: Path, name: str, meta: dict) -> bytes:
     except OSError as err:
         raise ModelFolderError(f"{file}: cannot be read ({err})") from None
     if sha256(data) != meta["files"][name]:
-        raise ModelFolderError(f"{file}: does not belong to this model folder: it was replaced after the folder "
-                               f"was written (its sha256 differs from the one in {METADATA_FILE})")
+        raise ModelFolderError(f"{file}: corrupt, or does not belong to this model folder: it was changed or replaced "
+                               f"after the folder was written (its sha256 differs from the one in {METADATA_FILE})")
     return data
 
 
@@ -238,7 +240,8 @@ def _read_normalization(data: bytes, where: str, obs_dim: int) -> tuple[np.ndarr
     if arrays["epsilon"].shape != () or arrays["clip_obs"].shape != ():
         raise ModelFolderError(f"{where}: epsilon and clip_obs must be scalars")
     epsilon, clip_obs = float(arrays["epsilon"]), float(arrays["clip_obs"])
-    _check_normalization(arrays["obs_mean"], arrays["obs_var"], epsilon, clip_obs, obs_dim, where)
+    _check_normalization(arrays["obs_mean"], arrays["obs_var"], epsilon, clip_obs, obs_dim,
+                         f"{where} (obs_dim {obs_dim} from {METADATA_FILE})")
     return arrays["obs_mean"], arrays["obs_var"], epsilon, clip_obs
 
 
@@ -262,8 +265,8 @@ def load_model_folder(path: str | Path, device: str = "cpu") -> ModelFolder:
     _needs_torch()
     where = str(path / POLICY_FILE)
     state = _read_npz(parts[POLICY_FILE], where)
-    policy = build_policy(spec, state, where, device)
-    check_actor_range(spec, state, clip_obs, where)
+    policy = build_policy(spec, state, where, device, spec_source=str(path / METADATA_FILE))
+    check_actor_range(spec, state, clip_obs, where, bound_source=str(path / NORMALIZATION_FILE))
     policy.set_training_mode(False)
     return ModelFolder(path, policy, np.asarray(obs_mean, np.float64), np.asarray(obs_var, np.float64),
                        epsilon, clip_obs, meta)

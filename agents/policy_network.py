@@ -10,6 +10,7 @@ not fit it exactly.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,10 +21,15 @@ WEIGHT_DTYPE = np.float32
 #: Largest magnitude any pre-activation may reach over the network's input range: well inside
 #: float32 (max 3.4e38), so no sum can overflow to inf and make a NaN action.
 MAX_PREACTIVATION = 1e30
+MAX_EXACT_INT = 2**53  # JSON integers accepted as numbers (exact in float64)
 
 
 class ModelFolderError(ValueError):
     """A model folder or model file that cannot be used: missing, corrupt, mismatched or unsafe."""
+
+
+def _finite_number(value) -> bool:
+    return (type(value) is float and math.isfinite(value)) or (type(value) is int and abs(value) <= MAX_EXACT_INT)
 
 
 @dataclass(frozen=True)
@@ -63,13 +69,13 @@ class NetworkSpec:
         for key in ("pi", "vf"):
             if not isinstance(arch[key], list) or not all(type(n) is int and n > 0 for n in arch[key]):
                 fail(f"net_arch.{key} must be a list of positive integers, got {arch[key]!r}")
-        if data.get("activation") not in ACTIVATIONS:
+        if not isinstance(data.get("activation"), str) or data["activation"] not in ACTIVATIONS:
             fail(f"activation must be one of {sorted(ACTIVATIONS)}, got {data.get('activation')!r}")
         bounds = {}
         for key in ("action_low", "action_high"):
             value = data.get(key)
             if (not isinstance(value, list) or len(value) != sizes["act_dim"]
-                    or not all(type(v) in (int, float) and np.isfinite(v) for v in value)):
+                    or not all(_finite_number(v) for v in value)):
                 fail(f"{key} must be a list of {sizes['act_dim']} finite numbers, got {value!r}")
             bounds[key] = tuple(float(v) for v in value)
         if not all(lo < hi for lo, hi in zip(bounds["action_low"], bounds["action_high"])):
@@ -116,6 +122,22 @@ def policy_state(policy) -> dict[str, np.ndarray]:
     return {name: tensor.detach().cpu().numpy().astype(WEIGHT_DTYPE) for name, tensor in policy.state_dict().items()}
 
 
+def expected_shapes(spec: NetworkSpec) -> dict[str, tuple[int, ...]]:
+    """The state_dict names and shapes of the ActorCriticPolicy of ``spec`` (SB3's MlpExtractor layout)."""
+    shapes: dict[str, tuple[int, ...]] = {}
+    for net, sizes in (("policy_net", spec.pi), ("value_net", spec.vf)):
+        width = spec.obs_dim
+        for k, size in enumerate(sizes):
+            shapes[f"mlp_extractor.{net}.{2 * k}.weight"] = (size, width)
+            shapes[f"mlp_extractor.{net}.{2 * k}.bias"] = (size,)
+            width = size
+    last_pi = spec.pi[-1] if spec.pi else spec.obs_dim
+    last_vf = spec.vf[-1] if spec.vf else spec.obs_dim
+    shapes.update({"log_std": (spec.act_dim,), "action_net.weight": (spec.act_dim, last_pi),
+                   "action_net.bias": (spec.act_dim,), "value_net.weight": (1, last_vf), "value_net.bias": (1,)})
+    return shapes
+
+
 def _empty_policy(spec: NetworkSpec):
     import torch
     from gymnasium import spaces
@@ -129,16 +151,19 @@ def _empty_policy(spec: NetworkSpec):
                                  activation_fn=getattr(torch.nn, ACTIVATIONS[spec.activation]))
 
 
-def build_policy(spec: NetworkSpec, state: dict[str, np.ndarray], where: str, device: str = "cpu"):
-    """The ActorCriticPolicy of ``spec`` holding ``state``; ModelFolderError naming ``where`` when the
-    names, shapes or dtypes do not fit exactly or a weight is not finite."""
+def build_policy(spec: NetworkSpec, state: dict[str, np.ndarray], where: str, device: str = "cpu",
+                 spec_source: str = "the network's description"):
+    """The ActorCriticPolicy of ``spec`` holding ``state``; ModelFolderError naming ``where`` (the
+    weights' file) and ``spec_source`` when the names, shapes or dtypes do not fit exactly or a
+    weight is not finite."""
     import torch
 
-    policy = _empty_policy(spec)
-    expected = {name: tuple(t.shape) for name, t in policy.state_dict().items()}
+    # Checked against the spec's shapes before any network is built: a damaged spec must not
+    # allocate a huge one, and the arrays' own size is bounded by the file's.
+    expected = expected_shapes(spec)
     missing, unexpected = sorted(set(expected) - set(state)), sorted(set(state) - set(expected))
     if missing or unexpected:
-        raise ModelFolderError(f"{where}: the weights do not fit the network in the metadata "
+        raise ModelFolderError(f"{where}: the weights do not fit the network of {spec_source} "
                                f"(missing {missing[:4]}, unexpected {unexpected[:4]})")
     tensors = {}
     for name, shape in expected.items():
@@ -146,16 +171,23 @@ def build_policy(spec: NetworkSpec, state: dict[str, np.ndarray], where: str, de
         if not isinstance(array, np.ndarray) or array.dtype != WEIGHT_DTYPE:
             raise ModelFolderError(f"{where}: {name} must be a float32 array, got {getattr(array, 'dtype', type(array).__name__)}")
         if array.shape != shape:
-            raise ModelFolderError(f"{where}: {name} has shape {array.shape}, the network needs {shape}")
+            raise ModelFolderError(f"{where}: {name} has shape {array.shape}, the network of {spec_source} needs {shape}")
         if not np.all(np.isfinite(array)):
             raise ModelFolderError(f"{where}: {name} holds non-finite values")
         tensors[name] = torch.from_numpy(array.copy())
+    policy = _empty_policy(spec)
+    built = {name: tuple(t.shape) for name, t in policy.state_dict().items()}
+    if built != expected:  # the layout SB3 builds changed: refuse rather than guess
+        raise ModelFolderError(f"{where}: this stable-baselines3 version builds the network of {spec_source} with "
+                               f"other parameters ({sorted(set(built) ^ set(expected))[:4]})")
     policy.load_state_dict(tensors, strict=True)
     return policy.to(device)
 
 
-def check_actor_range(spec: NetworkSpec, state: dict[str, np.ndarray], input_bound: float, where: str) -> None:
-    """Refuse weights whose actor could overflow float32 for inputs within +-``input_bound``.
+def check_actor_range(spec: NetworkSpec, state: dict[str, np.ndarray], input_bound: float, where: str,
+                      bound_source: str = "the normalization") -> None:
+    """Refuse weights whose actor could overflow float32 for inputs within +-``input_bound`` (the
+    clip_obs of ``bound_source``).
 
     Interval arithmetic in float64: |W h + b| <= |W| |h| + |b| layer by layer (tanh bounds its
     output by 1). When every bound stays below MAX_PREACTIVATION no sum reaches inf, so finite
@@ -168,6 +200,6 @@ def check_actor_range(spec: NetworkSpec, state: dict[str, np.ndarray], input_bou
         pre = w @ bound + np.abs(state[f"{layer}.bias"].astype(np.float64))
         if not np.all(pre < MAX_PREACTIVATION):
             raise ModelFolderError(f"{where}: {layer} can reach {np.max(pre):.3g} for normalized inputs within "
-                                   f"+-{input_bound:g}: the weights are damaged (a trained network stays far below "
-                                   f"{MAX_PREACTIVATION:.0e})")
+                                   f"+-{input_bound:g} (clip_obs of {bound_source}): the weights or the clip are "
+                                   f"damaged (a trained network stays far below {MAX_PREACTIVATION:.0e})")
         bound = np.minimum(pre, 1.0) if spec.activation == "tanh" else pre

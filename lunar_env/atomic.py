@@ -7,6 +7,9 @@ import shutil
 import tempfile
 from pathlib import Path
 
+FILE_MODE = 0o644  # written files: readable by all
+FOLDER_MODE = 0o755  # written folders: readable by all, like their files (tempfile.mkdtemp makes 0700)
+
 
 def write_atomic(path: str | Path, data: str | bytes) -> Path:
     """Write ``data`` to ``path`` through a temporary sibling and os.replace (never half-written)."""
@@ -16,7 +19,7 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
     try:
         with os.fdopen(fd, "wb") as handle:
             handle.write(data.encode() if isinstance(data, str) else data)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600; written files are meant to be shared
+        os.chmod(tmp, FILE_MODE)  # mkstemp makes 0600; written files are meant to be shared
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
@@ -26,11 +29,6 @@ def write_atomic(path: str | Path, data: str | bytes) -> Path:
 
 
 # ----------------------------------------------------------------------------- whole folders
-#: Permissions of a written folder: readable by all, like the 0644 files in it
-#: (tempfile.mkdtemp makes 0700).
-FOLDER_MODE = 0o755
-
-
 def old_dir(target: Path) -> Path:
     """Where :func:`replace_dir` keeps the previous folder while it swaps a new one in."""
     return target.with_name(target.name + ".old")

@@ -15,7 +15,7 @@ MODELS = Path(__file__).resolve().parents[1] / "models"
 def test_shipped_model_folder_is_complete(mode):
     folder = shipped_model(mode)
     assert folder is not None, f"models/{SHIPPED_MODELS[mode]} is missing"
-    for name in ("model.zip", "normalization.npz", "metadata.json", "config.yaml", "MODEL_CARD.md",
+    for name in ("policy.npz", "normalization.npz", "metadata.json", "config.yaml", "MODEL_CARD.md",
                  "bench/nominal.json", "bench/faults.json", "export/export.json", "export/policy.onnx"):
         assert (folder / name).is_file(), f"{folder / name} is missing"
 

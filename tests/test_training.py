@@ -81,10 +81,10 @@ def test_resume_refuses_a_corrupt_checkpoint(tiny_run, tmp_path):
 def test_corrupt_or_wrong_version_model_folder_is_refused(tiny_run, tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(tiny_run / "final", folder)
-    (folder / "model.zip").write_bytes(b"\x00" * 100)
+    (folder / "policy.npz").write_bytes(b"\x00" * 100)
     with pytest.raises(ModelFolderError, match="corrupt"):
         load_model_folder(folder)
-    shutil.copy(tiny_run / "final" / "model.zip", folder / "model.zip")
+    shutil.copy(tiny_run / "final" / "policy.npz", folder / "policy.npz")
     meta = json.loads((folder / "metadata.json").read_text())
     (folder / "metadata.json").write_text(json.dumps({**meta, "format_version": 99}))
     with pytest.raises(ModelFolderError, match="format_version 99"):
