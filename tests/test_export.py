@@ -8,6 +8,7 @@ skips its test with the reason; with CI=true it fails.
 from __future__ import annotations
 
 import ctypes
+import json
 import os
 import re
 import subprocess
