@@ -12,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.policy import Policy, RandomPolicy
+from lunar_env.atomic import existing_dir
 
 BUILTIN_POLICIES = ("zemzev", "zemzev_replan", "velocity_field", "random")
 REPLAN_INTERVAL_S = 1.0  # zemzev_replan's receding-horizon interval (s)
@@ -33,7 +34,7 @@ def policy_mode(spec: str) -> str | None:
     """The mode a policy spec is bound to (a trained model's), or None for the built-in laws."""
     if spec in BUILTIN_POLICIES:
         return None
-    path = Path(spec)
+    path = existing_dir(Path(spec))
     if path.is_dir():
         from agents.model_folder import read_metadata
 
@@ -67,7 +68,7 @@ def load_policy(spec: str, batch, seed: int = 0, options: dict | None = None) ->
     if spec == "random":
         return RandomPolicy(batch.act_dim, seed=seed)
 
-    path = Path(spec)
+    path = existing_dir(Path(spec))  # a model folder caught mid-replacement is read from its previous copy
     if not path.exists():
         raise ValueError(f"policy {spec!r} is neither a built-in policy {BUILTIN_POLICIES} nor an existing path")
     if path.is_dir():

@@ -22,6 +22,7 @@ from agents.export.actor import extract_actor, load_actor
 from agents.model_folder import (HASHED_FILES, METADATA_FILE, ModelFolderError, SB3Policy, convert_v1_folder,
                                  load_model_folder, save_model_folder)
 from agents.policy_network import MAX_PREACTIVATION
+from agents.registry import policy_mode
 from agents.sb3_zip import WARNING, read_sb3_zip
 
 OBS_DIM, ACT_DIM = 6, 3
@@ -162,6 +163,7 @@ def test_a_crash_between_the_renames_leaves_the_previous_folder_readable(tmp_pat
     shutil.copytree(folder, tmp_path / "policy.old")  # what replace_dir leaves after its first rename
     loaded = load_model_folder(tmp_path / "policy")
     assert loaded.path == tmp_path / "policy.old"
+    assert policy_mode(str(tmp_path / "policy")) == "3dof"  # the commands resolve it too
     save(tmp_path / "policy", tiny_model(seed=2), seed=2)  # the next save completes the swap
     assert sorted(p.name for p in tmp_path.iterdir()) == ["policy"]
 

@@ -3,6 +3,7 @@
 import copy
 import json
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -46,6 +47,9 @@ def test_tiny_run_writes_loadable_models_and_logs(tiny_run):
     assert any((tiny_run / "tb").rglob("events.out.tfevents.*"))
     state = json.loads((tiny_run / "checkpoint" / "state.json").read_text())
     assert state["num_timesteps"] >= TINY["total_timesteps"]
+    for folder in ("checkpoint", "best", "final"):  # shared like their files (mkdtemp makes 0700)
+        assert stat.S_IMODE((tiny_run / folder).stat().st_mode) == 0o755
+        assert {stat.S_IMODE(f.stat().st_mode) for f in (tiny_run / folder).iterdir()} == {0o644}
 
 
 def test_saved_policy_acts_exactly_as_the_trained_one(tiny_run):

@@ -18,6 +18,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import os
 import shutil
 import time
 from collections import deque
@@ -33,7 +34,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.model_folder import save_model_folder
 from agents.policy import Policy
-from lunar_env.atomic import existing_dir, replace_dir, staging_dir
+from lunar_env.atomic import FILE_MODE, existing_dir, replace_dir, staging_dir
 from lunar_env.benchmark.suite import fly_scenario
 from lunar_env.physics.outcomes import OUTCOME_NAMES
 from training.config import DAGGER_SEED_STRIDE, EVAL_SEED_OFFSET, PRETRAIN_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
@@ -158,6 +159,8 @@ def save_checkpoint(run_dir: Path, model: PPO, env: VecNormalize, state: dict) -
                  "ep_success_buffer": [bool(v) for v in model.ep_success_buffer or []],
                  "files": {name: _sha256(staging / name) for name in (MODEL_FILE, VECNORMALIZE_FILE)}}
         (staging / STATE_FILE).write_text(json.dumps(state, indent=2))
+        for name in (MODEL_FILE, VECNORMALIZE_FILE, STATE_FILE):
+            os.chmod(staging / name, FILE_MODE)
         replace_dir(staging, run_dir / CHECKPOINT)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
