@@ -385,3 +385,45 @@ def test_weights_that_could_overflow_are_refused(tmp_path):
     path = save(tmp_path / "policy", model)
     with pytest.raises(ModelFolderError, match=r"policy.npz: mlp_extractor.policy_net.0 can reach 6e\+30.*" + re.escape(f"{MAX_PREACTIVATION:.0e}")):
         load_model_folder(path)
+
+
+class ParamExtractor(torch.nn.Module):
+    """A features extractor with weights: its layers are not an MLP ActorCriticPolicy's."""
+
+    def __init__(self, observation_space):
+        super().__init__()
+        self.features_dim = 4
+        self.linear = torch.nn.Linear(OBS_DIM, 4)
+
+    def forward(self, obs):
+        return self.linear(obs)
+
+
+@pytest.mark.parametrize("kwargs, words", [
+    ({"policy_kwargs": {"activation_fn": torch.nn.ELU}}, ["activation", "ELU"]),
+    ({"policy_kwargs": {"features_extractor_class": ParamExtractor}}, ["features extractor", "ParamExtractor"]),
+    ({"use_sde": True}, ["gSDE"]),
+])
+def test_bare_zip_that_is_not_a_plain_mlp_policy_is_refused(tmp_path, kwargs, words):
+    PPO("MlpPolicy", BoxEnv(), device="cpu", n_steps=8, batch_size=8, **kwargs).save(tmp_path / "model.zip")
+    with pytest.raises(ModelFolderError) as info:
+        read_sb3_zip(tmp_path / "model.zip", warn=False)
+    for word in (str(tmp_path / "model.zip"), *words):
+        assert word in str(info.value)
+
+
+def test_bare_zip_of_a_recurrent_policy_is_refused(tmp_path):
+    import zipfile
+
+    tiny_model().save(tmp_path / "model.zip")
+    with zipfile.ZipFile(tmp_path / "model.zip") as archive:
+        entries = {name: archive.read(name) for name in archive.namelist()}
+    data = json.loads(entries["data"])
+    data["policy_class"].update({"__module__": "sb3_contrib.common.recurrent.policies",
+                                 "__init__": "<function RecurrentActorCriticPolicy.__init__ at 0x0>"})
+    entries["data"] = json.dumps(data).encode()
+    with zipfile.ZipFile(tmp_path / "recurrent.zip", "w") as archive:
+        for name, content in entries.items():
+            archive.writestr(name, content)
+    with pytest.raises(ModelFolderError, match="RecurrentActorCriticPolicy .* is not supported"):
+        read_sb3_zip(tmp_path / "recurrent.zip", warn=False)
