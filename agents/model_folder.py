@@ -1,26 +1,33 @@
 """The folder a trained policy is shipped in, and the policy that flies it.
 
-A model folder holds::
+A model folder (format_version 2) holds::
 
-    model.zip           stable-baselines3 PPO model (PPO.save)
-    normalization.npz   obs_mean, obs_var (obs_dim,), epsilon, clip_obs: the policy sees
+    policy.npz          the PPO ActorCriticPolicy's state_dict (actor, critic, log_std) as named
+                        float32 arrays
+    normalization.npz   obs_mean, obs_var (obs_dim,), epsilon, clip_obs (float64): the policy sees
                         clip((obs - obs_mean) / sqrt(obs_var + epsilon), -clip_obs, clip_obs)
-    metadata.json       {"format": "lunar-env-policy", "format_version": 1, "env_id", "mode",
-                         "obs_dim", "act_dim", ...}
+    metadata.json       {"format": "lunar-env-policy", "format_version": 2, "env_id", "mode",
+                         "obs_dim", "act_dim", "network": {net_arch, activation, action bounds},
+                         "files": {file name: sha256}, ...}
     config.yaml         the training configuration that produced it
 
-A folder is written to a temporary sibling and renamed into place, so a crash never leaves a
-half-written model; a folder with a missing, corrupt or wrong-version file is refused with a
-message that names the file.
+Nothing in it can run code: the arrays are read with ``np.load(allow_pickle=False)``, the network
+is rebuilt from the JSON (agents/policy_network.py). ``files`` ties the parts together: a file
+replaced after the folder was written is refused. A folder is built in a staging sibling and
+swapped in whole (lunar_env.atomic.replace_dir), keeping the folder's other files (export/,
+bench/, MODEL_CARD.md); a missing, corrupt, mismatched or wrong-version file is refused with a
+ModelFolderError that names it. Format 1 folders (an SB3 ``model.zip``) convert with
+:func:`convert_v1_folder`.
 """
 
 from __future__ import annotations
 
+import hashlib
+import io
 import json
+import numbers
 import os
 import shutil
-import tempfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -28,18 +35,34 @@ from typing import Any
 import numpy as np
 
 from agents.policy import Policy
+from agents.policy_network import (
+    ModelFolderError,
+    NetworkSpec,
+    build_policy,
+    check_actor_range,
+    network_spec,
+    policy_state,
+)
+from lunar_env.atomic import FILE_MODE, existing_dir, replace_dir, staging_dir
+
+__all__ = ["ModelFolder", "ModelFolderError", "SB3Policy", "check_metadata_fields", "convert_v1_folder",
+           "load_model_folder", "read_metadata", "save_model_folder"]
 
 FORMAT_NAME = "lunar-env-policy"
-FORMAT_VERSION = 1
-MODEL_FILE = "model.zip"
+FORMAT_VERSION = 2
+POLICY_FILE = "policy.npz"
 NORMALIZATION_FILE = "normalization.npz"
 METADATA_FILE = "metadata.json"
 CONFIG_FILE = "config.yaml"
+FOLDER_FILES = (POLICY_FILE, NORMALIZATION_FILE, METADATA_FILE, CONFIG_FILE)
+HASHED_FILES = (POLICY_FILE, NORMALIZATION_FILE, CONFIG_FILE)  # metadata.json holds their hashes
+LEGACY_MODEL_FILE = "model.zip"  # format 1's SB3 pickle; never read from a model folder
+NORMALIZATION_KEYS = ("obs_mean", "obs_var", "epsilon", "clip_obs")
 REQUIRED_METADATA = ("env_id", "mode", "obs_dim", "act_dim")
-
-
-class ModelFolderError(ValueError):
-    """A model folder that cannot be used: missing, corrupt, wrong version or wrong shape."""
+CONVERT_HINT = ("convert it (once, from a trusted source) with: python -c \"from agents.model_folder import "
+                "convert_v1_folder; convert_v1_folder('{path}')\"")
+MODES = ("3dof", "6dof")  # the env modes a policy can be bound to
+DIMENSION_FIELDS = ("obs_dim", "act_dim")  # positive integers
 
 
 @dataclass
@@ -47,12 +70,17 @@ class ModelFolder:
     """A loaded model folder (see the module docstring for the files)."""
 
     path: Path
-    model: Any  # stable_baselines3.PPO
+    policy: Any  # stable_baselines3.common.policies.ActorCriticPolicy, in eval mode
     obs_mean: np.ndarray
     obs_var: np.ndarray
     epsilon: float
     clip_obs: float
     metadata: dict
+
+    @property
+    def model(self):
+        """The policy (what callers of SB3 models use: ``.predict``, ``.policy`` -> itself via getattr)."""
+        return self.policy
 
     @property
     def mode(self) -> str:
@@ -76,100 +104,231 @@ def _check_normalization(obs_mean, obs_var, epsilon, clip_obs, obs_dim: int, whe
         raise ModelFolderError(f"{where}: epsilon and clip_obs must be positive finite numbers, got {epsilon}, {clip_obs}")
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _npz_bytes(arrays: dict[str, np.ndarray]) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+
+def _read_npz(data: bytes, where: str) -> dict[str, np.ndarray]:
+    """Every array of an .npz, read without pickle; ModelFolderError naming ``where`` otherwise."""
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            if not isinstance(npz, np.lib.npyio.NpzFile):
+                raise ModelFolderError(f"{where}: not an .npz archive")
+            return {name: npz[name] for name in npz.files}
+    except ModelFolderError:
+        raise
+    except Exception as err:  # numpy and zipfile raise many kinds on damaged input; object arrays are refused
+        raise ModelFolderError(f"{where}: corrupt, or holds pickled objects (refused, nothing in it was run: "
+                               f"{type(err).__name__}: {str(err)[:200]})") from None
+
+
+def _copy_other_files(source: Path, staging: Path) -> None:
+    """Carry over what else the folder holds (export/, bench/, MODEL_CARD.md); not the format's files."""
+    if not source.is_dir():
+        return
+    for item in source.iterdir():
+        if item.name in FOLDER_FILES or item.name == LEGACY_MODEL_FILE:
+            continue
+        if item.is_dir():
+            shutil.copytree(item, staging / item.name, symlinks=True)
+        else:
+            shutil.copy2(item, staging / item.name, follow_symlinks=False)
+
+
 def save_model_folder(path: str | Path, model, obs_mean, obs_var, epsilon: float, clip_obs: float,
                       metadata: dict, config_text: str = "") -> Path:
-    """Write a model folder atomically (replacing an existing one only once the new one is complete)."""
+    """Write a model folder of an SB3 PPO ``model`` (or its policy) and replace ``path`` with it whole.
+
+    The folder is built in a staging sibling, with the other files of an existing folder copied in,
+    and swapped in by directory renames: a crash leaves the old folder or the new one.
+    """
     path = Path(path)
-    meta = {"format": FORMAT_NAME, "format_version": FORMAT_VERSION, **metadata}
+    spec = network_spec(model)
+    meta = {**metadata, "format": FORMAT_NAME, "format_version": FORMAT_VERSION, "network": spec.to_json()}
+    meta.pop("files", None)
     missing = [key for key in REQUIRED_METADATA if key not in meta]
     if missing:
         raise ValueError(f"model metadata lacks {missing}")
-    _check_normalization(obs_mean, obs_var, float(epsilon), float(clip_obs), int(meta["obs_dim"]), str(path))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    if (int(meta["obs_dim"]), int(meta["act_dim"])) != (spec.obs_dim, spec.act_dim):
+        raise ValueError(f"model metadata obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']} do not fit the network "
+                         f"({spec.obs_dim} -> {spec.act_dim})")
+    _check_normalization(obs_mean, obs_var, float(epsilon), float(clip_obs), spec.obs_dim, str(path))
+    contents = {
+        POLICY_FILE: _npz_bytes(policy_state(model)),
+        NORMALIZATION_FILE: _npz_bytes({"obs_mean": np.asarray(obs_mean, dtype=np.float64),
+                                        "obs_var": np.asarray(obs_var, dtype=np.float64),
+                                        "epsilon": np.float64(epsilon), "clip_obs": np.float64(clip_obs)}),
+        CONFIG_FILE: config_text.encode(),
+    }
+    meta["files"] = {name: sha256(data) for name, data in contents.items()}
+    contents[METADATA_FILE] = (json.dumps(meta, indent=2, sort_keys=True) + "\n").encode()
+    staging = staging_dir(path)
     try:
-        model.save(staging / MODEL_FILE)
-        np.savez(staging / NORMALIZATION_FILE, obs_mean=np.asarray(obs_mean, dtype=np.float64),
-                 obs_var=np.asarray(obs_var, dtype=np.float64), epsilon=np.float64(epsilon),
-                 clip_obs=np.float64(clip_obs))
-        (staging / METADATA_FILE).write_text(json.dumps(meta, indent=2, sort_keys=True) + "\n")
-        (staging / CONFIG_FILE).write_text(config_text)
-        if path.exists():
-            # Keep anything else in the folder (exports, model card): move the new files in one by one.
-            for item in staging.iterdir():
-                os.replace(item, path / item.name)
-            shutil.rmtree(staging, ignore_errors=True)
-        else:
-            os.replace(staging, path)
+        _copy_other_files(existing_dir(path), staging)
+        for name, data in contents.items():
+            with open(staging / name, "wb") as handle:
+                handle.write(data)
+            os.chmod(staging / name, FILE_MODE)
+        replace_dir(staging, path)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return path
 
 
-def read_metadata(path: str | Path) -> dict:
-    """The validated metadata.json of a model folder."""
-    path = Path(path)
-    if not path.is_dir():
-        raise ModelFolderError(f"{path}: not a model folder (expected a directory holding {MODEL_FILE}, "
-                               f"{NORMALIZATION_FILE} and {METADATA_FILE})")
-    meta_path = path / METADATA_FILE
+def _read_json(meta_path: Path) -> dict:
     try:
         meta = json.loads(meta_path.read_text())
     except FileNotFoundError:
         raise ModelFolderError(f"{meta_path}: missing; this is not a lunar-env model folder") from None
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
+    except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
         raise ModelFolderError(f"{meta_path}: corrupt JSON ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
         raise ModelFolderError(f"{meta_path}: not a lunar-env policy (format {meta.get('format') if isinstance(meta, dict) else None!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise ModelFolderError(f"{meta_path}: format_version {meta.get('format_version')!r} is not supported "
-                               f"(this version of lunar-env reads version {FORMAT_VERSION})")
-    missing = [key for key in REQUIRED_METADATA if key not in meta]
-    if missing:
-        raise ModelFolderError(f"{meta_path}: lacks {missing}")
     return meta
 
 
-def load_ppo(model_path: str | Path, device: str = "cpu"):
-    """An SB3 PPO model from its zip; ModelFolderError when SB3 is missing or the file is damaged."""
+def check_metadata_fields(meta: dict, meta_path: str | Path) -> dict:
+    """``meta`` unchanged if obs_dim and act_dim are positive integers and mode is a known mode
+    (those present); a ModelFolderError naming ``meta_path`` and the field otherwise."""
+    for key in DIMENSION_FIELDS:
+        if key not in meta:
+            continue
+        value = meta[key]
+        if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < 1:
+            raise ModelFolderError(f"{meta_path}: field {key} must be a positive integer, got {value!r}")
+    if "mode" in meta and meta["mode"] not in MODES:
+        raise ModelFolderError(f"{meta_path}: field mode must be one of {list(MODES)}, got {meta['mode']!r}")
+    return meta
+
+
+def read_metadata(path: str | Path) -> dict:
+    """The validated metadata.json of a model folder (``path``, or ``path.old`` after a crash mid-swap)."""
+    path = existing_dir(Path(path))
+    if not path.is_dir():
+        raise ModelFolderError(f"{path}: not a model folder (expected a directory holding {', '.join(FOLDER_FILES)})")
+    meta_path = path / METADATA_FILE
+    meta = _read_json(meta_path)
+    version = meta.get("format_version")
+    if version == 1:
+        raise ModelFolderError(f"{meta_path}: format_version 1 (an SB3 model.zip, a pickle) is no longer loaded; "
+                               + CONVERT_HINT.format(path=path))
+    if version != FORMAT_VERSION:
+        raise ModelFolderError(f"{meta_path}: format_version {version!r} is not supported "
+                               f"(this version of lunar-env reads version {FORMAT_VERSION})")
+    missing = [key for key in (*REQUIRED_METADATA, "network", "files") if key not in meta]
+    if missing:
+        raise ModelFolderError(f"{meta_path}: lacks {missing}")
+    check_metadata_fields(meta, meta_path)
+    if not isinstance(meta["env_id"], str):
+        raise ModelFolderError(f"{meta_path}: field env_id must be a string, got {meta['env_id']!r}")
+    spec = NetworkSpec.from_json(meta["network"], str(meta_path))
+    if meta["obs_dim"] != spec.obs_dim or meta["act_dim"] != spec.act_dim:
+        raise ModelFolderError(f"{meta_path}: obs_dim={meta['obs_dim']!r}, act_dim={meta['act_dim']!r} do not fit the "
+                               f"network ({spec.obs_dim} -> {spec.act_dim})")
+    files = meta["files"]
+    if (not isinstance(files, dict) or set(files) != set(HASHED_FILES)
+            or not all(isinstance(h, str) and len(h) == 64 for h in files.values())):
+        raise ModelFolderError(f"{meta_path}: files must map {list(HASHED_FILES)} to sha256 hex digests")
+    return meta
+
+
+def _read_part(path: Path, name: str, meta: dict) -> bytes:
+    """A part's bytes, once they are checked to be the ones metadata.json was written with."""
+    file = path / name
     try:
-        from stable_baselines3 import PPO
+        data = file.read_bytes()
+    except FileNotFoundError:
+        raise ModelFolderError(f"{file}: missing") from None
+    except OSError as err:
+        raise ModelFolderError(f"{file}: cannot be read ({err})") from None
+    if sha256(data) != meta["files"][name]:
+        raise ModelFolderError(f"{file}: corrupt, or does not belong to this model folder: it was changed or replaced "
+                               f"after the folder was written (its sha256 differs from the one in {METADATA_FILE})")
+    return data
+
+
+def _read_normalization(data: bytes, where: str, obs_dim: int) -> tuple[np.ndarray, np.ndarray, float, float]:
+    arrays = _read_npz(data, where)
+    if set(arrays) != set(NORMALIZATION_KEYS):
+        raise ModelFolderError(f"{where}: must hold exactly {list(NORMALIZATION_KEYS)}, got {sorted(arrays)}")
+    for name, array in arrays.items():
+        if array.dtype != np.float64:
+            raise ModelFolderError(f"{where}: {name} must be float64, got {array.dtype}")
+    if arrays["epsilon"].shape != () or arrays["clip_obs"].shape != ():
+        raise ModelFolderError(f"{where}: epsilon and clip_obs must be scalars")
+    epsilon, clip_obs = float(arrays["epsilon"]), float(arrays["clip_obs"])
+    _check_normalization(arrays["obs_mean"], arrays["obs_var"], epsilon, clip_obs, obs_dim,
+                         f"{where} (obs_dim {obs_dim} from {METADATA_FILE})")
+    return arrays["obs_mean"], arrays["obs_var"], epsilon, clip_obs
+
+
+def _needs_torch() -> None:
+    try:
+        import stable_baselines3  # noqa: F401
+        import torch  # noqa: F401
     except ImportError:
         raise ModelFolderError('loading a trained policy needs stable-baselines3 and torch: pip install "lunar-env[train]"') from None
-    try:
-        return PPO.load(model_path, device=device)
-    except Exception as err:  # SB3 raises many kinds on a damaged zip
-        raise ModelFolderError(f"{model_path}: cannot be loaded, the file is corrupt or not an SB3 PPO model "
-                               f"({type(err).__name__}: {err})") from None
 
 
 def load_model_folder(path: str | Path, device: str = "cpu") -> ModelFolder:
-    """Load and validate a model folder; raises ModelFolderError with the reason when unusable."""
-    path = Path(path)
+    """Load and validate a model folder; raises ModelFolderError naming the file when unusable."""
     meta = read_metadata(path)
+    path = existing_dir(Path(path))
+    spec = NetworkSpec.from_json(meta["network"], str(path / METADATA_FILE))
+    # Every part present and the one written with this metadata, before any is parsed.
+    parts = {name: _read_part(path, name, meta) for name in HASHED_FILES}
+    obs_mean, obs_var, epsilon, clip_obs = _read_normalization(parts[NORMALIZATION_FILE],
+                                                               str(path / NORMALIZATION_FILE), spec.obs_dim)
+    _needs_torch()
+    where = str(path / POLICY_FILE)
+    state = _read_npz(parts[POLICY_FILE], where)
+    policy = build_policy(spec, state, where, device, spec_source=str(path / METADATA_FILE))
+    check_actor_range(spec, state, clip_obs, where, bound_source=str(path / NORMALIZATION_FILE))
+    policy.set_training_mode(False)
+    return ModelFolder(path, policy, np.asarray(obs_mean, np.float64), np.asarray(obs_var, np.float64),
+                       epsilon, clip_obs, meta)
+
+
+def convert_v1_folder(path: str | Path) -> Path:
+    """Rewrite a format 1 folder (SB3 ``model.zip``) as format 2, in place and atomically.
+
+    The zip is read weights-only (agents/sb3_zip.py: nothing in it is unpickled); metadata fields
+    other than the format's are kept, and so are the folder's other files; model.zip is dropped.
+    """
+    from agents.sb3_zip import read_sb3_zip
+
+    path = Path(path)
+    meta_path = path / METADATA_FILE
+    meta = _read_json(meta_path)
+    if meta.get("format_version") != 1:
+        raise ModelFolderError(f"{meta_path}: format_version {meta.get('format_version')!r} is not 1: nothing to convert")
+    missing = [key for key in REQUIRED_METADATA if key not in meta]
+    if missing:
+        raise ModelFolderError(f"{meta_path}: lacks {missing}")
+    _needs_torch()
+    spec, state = read_sb3_zip(path / LEGACY_MODEL_FILE)
+    where = str(path / LEGACY_MODEL_FILE)
+    if (meta["obs_dim"], meta["act_dim"]) != (spec.obs_dim, spec.act_dim):
+        raise ModelFolderError(f"{where}: network {spec.obs_dim} -> {spec.act_dim} does not fit metadata "
+                               f"obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']}")
+    policy = build_policy(spec, state, where)
     norm_path = path / NORMALIZATION_FILE
     try:
-        with np.load(norm_path) as data:
-            obs_mean, obs_var = data["obs_mean"], data["obs_var"]
-            epsilon, clip_obs = float(data["epsilon"]), float(data["clip_obs"])
-    except FileNotFoundError:
-        raise ModelFolderError(f"{norm_path}: missing") from None
-    except (KeyError, ValueError, OSError, zipfile.BadZipFile) as err:
-        raise ModelFolderError(f"{norm_path}: corrupt or incomplete ({err})") from None
-    _check_normalization(obs_mean, obs_var, epsilon, clip_obs, int(meta["obs_dim"]), str(norm_path))
-
-    model_path = path / MODEL_FILE
-    if not model_path.is_file():
-        raise ModelFolderError(f"{model_path}: missing")
-    model = load_ppo(model_path, device)
-    obs_shape = model.observation_space.shape
-    act_shape = model.action_space.shape
-    if obs_shape != (int(meta["obs_dim"]),) or act_shape != (int(meta["act_dim"]),):
-        raise ModelFolderError(f"{model_path}: network spaces {obs_shape} -> {act_shape} do not match metadata "
-                               f"obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']}")
-    return ModelFolder(path, model, np.asarray(obs_mean, np.float64), np.asarray(obs_var, np.float64),
-                       epsilon, clip_obs, meta)
+        norm_bytes = norm_path.read_bytes()
+    except OSError as err:
+        raise ModelFolderError(f"{norm_path}: cannot be read ({err})") from None
+    obs_mean, obs_var, epsilon, clip_obs = _read_normalization(norm_bytes, str(norm_path), spec.obs_dim)
+    config_path = path / CONFIG_FILE
+    config_text = config_path.read_text() if config_path.is_file() else ""
+    kept = {k: v for k, v in meta.items() if k not in ("format", "format_version", "network", "files")}
+    return save_model_folder(path, policy, obs_mean, obs_var, epsilon, clip_obs, kept, config_text)
 
 
 class SB3Policy(Policy):
@@ -185,5 +344,5 @@ class SB3Policy(Policy):
         obs = np.asarray(obs)
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
             raise ValueError(f"policy {self.folder.path} expects observations of shape (n, {self.obs_dim}), got {obs.shape}")
-        actions, _ = self.folder.model.predict(self.folder.normalize(obs), deterministic=True)
+        actions, _ = self.folder.policy.predict(self.folder.normalize(obs), deterministic=True)
         return np.clip(actions, -1.0, 1.0).astype(np.float32)

@@ -3,7 +3,8 @@
 Names: ``zemzev`` (ZEM/ZEV guidance, planned once per episode), ``zemzev_replan`` (the same
 law replanned every second), ``velocity_field`` (the velocity-field controller),
 ``random`` (uniform random actions). Paths: a model folder (``models/ppo_southpole_3dof``),
-an SB3 ``.zip`` without normalization statistics, or an exported ``.onnx`` file.
+an SB3 ``.zip`` without normalization statistics (read weights-only: nothing in it is unpickled),
+or an exported ``.onnx`` file.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from agents.policy import Policy, RandomPolicy
+from lunar_env.atomic import existing_dir
 
 BUILTIN_POLICIES = ("zemzev", "zemzev_replan", "velocity_field", "random")
 REPLAN_INTERVAL_S = 1.0  # zemzev_replan's receding-horizon interval (s)
@@ -32,7 +34,7 @@ def policy_mode(spec: str) -> str | None:
     """The mode a policy spec is bound to (a trained model's), or None for the built-in laws."""
     if spec in BUILTIN_POLICIES:
         return None
-    path = Path(spec)
+    path = existing_dir(Path(spec))
     if path.is_dir():
         from agents.model_folder import read_metadata
 
@@ -66,7 +68,7 @@ def load_policy(spec: str, batch, seed: int = 0, options: dict | None = None) ->
     if spec == "random":
         return RandomPolicy(batch.act_dim, seed=seed)
 
-    path = Path(spec)
+    path = existing_dir(Path(spec))  # a model folder caught mid-replacement is read from its previous copy
     if not path.exists():
         raise ValueError(f"policy {spec!r} is neither a built-in policy {BUILTIN_POLICIES} nor an existing path")
     if path.is_dir():
@@ -88,14 +90,17 @@ def load_policy(spec: str, batch, seed: int = 0, options: dict | None = None) ->
 
 
 def _bare_sb3_policy(path: Path, batch) -> Policy:
-    """An SB3 zip on its own: observations go to the network unnormalized."""
+    """An SB3 zip on its own, read weights-only (agents/sb3_zip.py): observations go to the network unnormalized."""
     import numpy as np
 
-    from agents.model_folder import ModelFolder, SB3Policy, load_ppo
+    from agents.model_folder import ModelFolder, SB3Policy
+    from agents.policy_network import build_policy
+    from agents.sb3_zip import WEIGHTS_ENTRY, read_sb3_zip
 
-    model = load_ppo(path)
-    obs_dim, act_dim = model.observation_space.shape[0], model.action_space.shape[0]
-    _check_fits(str(path), None, obs_dim, act_dim, batch)
-    folder = ModelFolder(path, model, np.zeros(obs_dim), np.ones(obs_dim), 0.0, np.inf,
-                         {"mode": batch.mode, "obs_dim": obs_dim, "act_dim": act_dim})
+    spec, state = read_sb3_zip(path)
+    _check_fits(str(path), None, spec.obs_dim, spec.act_dim, batch)
+    policy = build_policy(spec, state, f"{path} ({WEIGHTS_ENTRY})")
+    policy.set_training_mode(False)
+    folder = ModelFolder(path, policy, np.zeros(spec.obs_dim), np.ones(spec.obs_dim), 0.0, np.inf,
+                         {"mode": batch.mode, "obs_dim": spec.obs_dim, "act_dim": spec.act_dim})
     return SB3Policy(folder)

@@ -71,11 +71,9 @@ def policy_env_mode(policy: str, requested: str | None, default: str) -> str:
     from agents.registry import policy_mode
 
     if Path(policy).is_dir():
-        from agents.metadata_checks import check_metadata_fields
-        from agents.model_folder import METADATA_FILE, read_metadata
+        from agents.model_folder import read_metadata
 
-        # the field types, naming the file, before the mode is taken from it
-        check_metadata_fields(read_metadata(policy), Path(policy) / METADATA_FILE)
+        read_metadata(policy)  # the fields' types, naming the file, before the mode is taken from it
     bound = policy_mode(policy)
     if bound is not None and requested is not None and requested != bound:
         raise ValueError(f"--mode {requested} contradicts the policy {policy}, a {bound} model; "

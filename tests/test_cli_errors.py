@@ -11,8 +11,7 @@ import pytest
 
 import lunar_env.benchmark.bench_command as bench_command
 import lunar_env.render.episode as render_episode_module
-from agents.metadata_checks import check_metadata_fields
-from agents.model_folder import METADATA_FILE, ModelFolderError
+from agents.model_folder import METADATA_FILE, ModelFolderError, check_metadata_fields
 from lunar_env.cli import DEBUG_ENV, main, shipped_model
 from lunar_env.command_checks import OutputPathError, check_output_dir, check_output_file
 

@@ -453,7 +453,13 @@ def test_unsupported_policies_are_refused_with_the_part_named(build, words):
 
 
 def test_cli_refuses_an_unsupported_model_with_a_message(tmp_path, capsys):
-    folder = save_folder(tmp_path / "elu", make_model(hidden=(8,), activation=torch.nn.ELU))
+    # An ELU network cannot be saved as a model folder; one that claims to be ELU is refused on load.
+    with pytest.raises(ValueError, match="ELU"):
+        save_folder(tmp_path / "elu", make_model(hidden=(8,), activation=torch.nn.ELU))
+    folder = save_folder(tmp_path / "elu", make_model(hidden=(8,)))
+    meta = json.loads((folder / "metadata.json").read_text())
+    meta["network"]["activation"] = "ELU"
+    (folder / "metadata.json").write_text(json.dumps(meta))
     assert export_main([str(folder), "--to", "c"]) == 2
     assert "ELU" in capsys.readouterr().err
     assert export_main([str(folder), "--to", "c,verilog"]) == 2

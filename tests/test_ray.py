@@ -14,7 +14,7 @@ import yaml
 
 ray = pytest.importorskip("ray")
 
-from agents.model_folder import read_metadata  # noqa: E402
+from agents.model_folder import load_model_folder, read_metadata  # noqa: E402
 from agents.policy import Policy  # noqa: E402
 from agents.zem_zev import ZemZevGuidance  # noqa: E402
 from lunar_env.benchmark.ray_backend import check_reachable, fly_scenario_ray, merge_shards, shard_ranges  # noqa: E402
@@ -320,10 +320,8 @@ def test_seeds_on_ray_match_local_training_and_are_summarized(local_ray, tmp_pat
     assert {k: local["runs"][0][k] for k in same} == {k: summary["runs"][1][k] for k in same}
 
     def weights(folder):
-        from stable_baselines3 import PPO
-
-        model = PPO.load(folder / "model.zip", device="cpu")
-        return {k: v.numpy() for k, v in model.policy.state_dict().items()}, dict(np.load(folder / "normalization.npz"))
+        policy = load_model_folder(folder).policy
+        return {k: v.numpy() for k, v in policy.state_dict().items()}, dict(np.load(folder / "normalization.npz"))
 
     ray_weights, ray_norm = weights(tmp_path / "ray" / "seed_1" / "final")
     local_weights, local_norm = weights(tmp_path / "local" / "seed_1" / "final")

@@ -30,7 +30,7 @@ ABSOLUTE_PATH = re.compile(r"(?<![\w.:/])/(?:work|tmp|root|home|Users|usr|var|op
 def test_shipped_model_folder_is_complete(mode):
     folder = shipped_model(mode)
     assert folder is not None, f"models/{SHIPPED_MODELS[mode]} is missing"
-    for name in ("model.zip", "normalization.npz", "metadata.json", "config.yaml", "MODEL_CARD.md",
+    for name in ("policy.npz", "normalization.npz", "metadata.json", "config.yaml", "MODEL_CARD.md",
                  "bench/nominal.json", "bench/faults.json", "export/export.json", "export/policy.onnx"):
         assert (folder / name).is_file(), f"{folder / name} is missing"
 

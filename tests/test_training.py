@@ -1,7 +1,9 @@
 """The PPO pipeline: a tiny run, save/load, resume, refusals, and the shipped models."""
 
+import copy
 import json
 import shutil
+import stat
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +47,9 @@ def test_tiny_run_writes_loadable_models_and_logs(tiny_run):
     assert any((tiny_run / "tb").rglob("events.out.tfevents.*"))
     state = json.loads((tiny_run / "checkpoint" / "state.json").read_text())
     assert state["num_timesteps"] >= TINY["total_timesteps"]
+    for folder in ("checkpoint", "best", "final"):  # shared like their files (mkdtemp makes 0700)
+        assert stat.S_IMODE((tiny_run / folder).stat().st_mode) == 0o755
+        assert {stat.S_IMODE(f.stat().st_mode) for f in (tiny_run / folder).iterdir()} == {0o644}
 
 
 def test_saved_policy_acts_exactly_as_the_trained_one(tiny_run):
@@ -68,6 +73,68 @@ def test_resume_continues_the_step_count(tiny_run, tmp_path):
         train(config, run_dir, progress=False)
 
 
+def test_resume_without_unpickling_continues_exactly_as_ppo_load_did(tiny_run, tmp_path):
+    """load_checkpoint builds the model from the config and reads the zip weights-only; training on
+    from it gives the same weights as from PPO.load of the same (trusted) checkpoint."""
+    import torch
+    from stable_baselines3 import PPO
+
+    from training.train import _restore_normalization, load_checkpoint, make_env
+
+    run_dir = tmp_path / "resumed"
+    shutil.copytree(tiny_run, run_dir)
+    config = config_from_dict({**TINY, "total_timesteps": 10**6})
+    checkpoint = run_dir / "checkpoint"
+    model, env, state = load_checkpoint(run_dir, config)
+    before = {k: v.clone() for k, v in model.policy.state_dict().items()}
+    optimizer = copy.deepcopy(model.policy.optimizer.state_dict())  # its tensors change in place while learning
+    model.learn(1024, reset_num_timesteps=False)
+    old_env = make_env(config)
+    _restore_normalization(old_env, checkpoint / "vecnormalize.npz")
+    old = PPO.load(checkpoint / "model.zip", env=old_env, device="cpu")  # the old path (unpickles the zip's data)
+    for key, value in old.policy.state_dict().items():
+        assert torch.equal(value, before[key]), key
+    old_optimizer = old.policy.optimizer.state_dict()
+    for index, values in old_optimizer["state"].items():
+        for name, value in values.items():
+            assert torch.equal(torch.as_tensor(value), torch.as_tensor(optimizer["state"][index][name])), name
+    assert (state["num_timesteps"], state["n_updates"]) == (old.num_timesteps, old._n_updates)
+    assert list(old.ep_info_buffer) == state["ep_info_buffer"]
+    assert old.get_env() is old_env
+    old.learn(1024, reset_num_timesteps=False)
+    assert (model.num_timesteps, model._n_updates) == (old.num_timesteps, old._n_updates)
+    for key, value in old.policy.state_dict().items():
+        assert torch.equal(value, model.policy.state_dict()[key]), key
+    np.testing.assert_array_equal(env.obs_rms.mean, old_env.obs_rms.mean)
+
+
+def test_normalization_checkpoint_holds_what_the_vecnormalize_pickle_held(tmp_path):
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from training.train import FixedStatistics, _restore_normalization, _save_normalization, make_env
+
+    config = config_from_dict(TINY)
+    env = make_env(config)
+    rng = np.random.default_rng(0)
+    fixed = FixedStatistics(shape=env.obs_rms.mean.shape)  # frozen by the warm start: must stay frozen
+    fixed.mean, fixed.var, fixed.count = rng.normal(size=fixed.mean.shape), rng.uniform(1, 2, fixed.var.shape), 123.0
+    env.obs_rms = fixed
+    env.ret_rms.mean, env.ret_rms.var, env.ret_rms.count = np.float64(0.5), np.float64(2.5), 77.0
+    env.clip_obs, env.training = 7.0, False
+    env.save(str(tmp_path / "vecnormalize.pkl"))  # the old format, written here (trusted)
+    _save_normalization(env, tmp_path / "vecnormalize.npz")
+    old = VecNormalize.load(str(tmp_path / "vecnormalize.pkl"), make_env(config).venv)
+    new = make_env(config)
+    _restore_normalization(new, tmp_path / "vecnormalize.npz")
+    for name in ("clip_obs", "clip_reward", "gamma", "epsilon", "training", "norm_obs", "norm_reward"):
+        assert getattr(new, name) == getattr(old, name), name
+    for rms in ("obs_rms", "ret_rms"):
+        assert type(getattr(new, rms)) is type(getattr(old, rms)), rms
+        for name in ("mean", "var", "count"):
+            np.testing.assert_array_equal(getattr(getattr(new, rms), name), getattr(getattr(old, rms), name))
+    np.testing.assert_array_equal(new.returns, old.returns)
+
+
 def test_resume_refuses_a_corrupt_checkpoint(tiny_run, tmp_path):
     run_dir = tmp_path / "broken"
     shutil.copytree(tiny_run, run_dir)
@@ -81,10 +148,10 @@ def test_resume_refuses_a_corrupt_checkpoint(tiny_run, tmp_path):
 def test_corrupt_or_wrong_version_model_folder_is_refused(tiny_run, tmp_path):
     folder = tmp_path / "model"
     shutil.copytree(tiny_run / "final", folder)
-    (folder / "model.zip").write_bytes(b"\x00" * 100)
+    (folder / "policy.npz").write_bytes(b"\x00" * 100)
     with pytest.raises(ModelFolderError, match="corrupt"):
         load_model_folder(folder)
-    shutil.copy(tiny_run / "final" / "model.zip", folder / "model.zip")
+    shutil.copy(tiny_run / "final" / "policy.npz", folder / "policy.npz")
     meta = json.loads((folder / "metadata.json").read_text())
     (folder / "metadata.json").write_text(json.dumps({**meta, "format_version": 99}))
     with pytest.raises(ModelFolderError, match="format_version 99"):

@@ -118,8 +118,9 @@ def clone_actor(model, normalized_obs: np.ndarray, actions: np.ndarray, config: 
 
 
 def actor_mean(model, normalize):
-    """The actor's deterministic action as a function of raw observations (n, obs_dim)."""
-    policy = model.policy
+    """The actor's deterministic action as a function of raw observations (n, obs_dim); ``model`` is
+    a PPO model or its policy."""
+    policy = getattr(model, "policy", model)
 
     def act(obs: np.ndarray) -> np.ndarray:
         with torch.no_grad():

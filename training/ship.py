@@ -13,11 +13,11 @@ import argparse
 import json
 import os
 import platform
-import shutil
 import sys
 from pathlib import Path
 
-from agents.model_folder import CONFIG_FILE, METADATA_FILE, MODEL_FILE, NORMALIZATION_FILE, read_metadata
+from agents.model_folder import (CONFIG_FILE, FORMAT_VERSION, NORMALIZATION_FILE, POLICY_FILE, load_model_folder,
+                                 read_metadata, save_model_folder)
 from lunar_env.benchmark.bench_command import run_bench
 from lunar_env.atomic import write_atomic
 from lunar_env.benchmark.report import markdown_table
@@ -30,10 +30,11 @@ SUCCESS_GOAL = 0.95
 
 def ship(run_dir: Path, model_dir: Path, episodes: int, optimum_samples: int) -> Path:
     best = run_dir / "best"
-    meta = read_metadata(best)
-    model_dir.mkdir(parents=True, exist_ok=True)
-    for name in (MODEL_FILE, NORMALIZATION_FILE, METADATA_FILE, CONFIG_FILE):
-        shutil.copy2(best / name, model_dir / name)
+    folder = load_model_folder(best)
+    meta = folder.metadata
+    # Rewritten whole, keeping model_dir's other files (bench/, export/) until they are regenerated.
+    save_model_folder(model_dir, folder.policy, folder.obs_mean, folder.obs_var, folder.epsilon, folder.clip_obs,
+                      meta, (folder.path / CONFIG_FILE).read_text())
     for suite in ("nominal", "faults"):
         report, _ = run_bench(str(model_dir), suite_scenarios(suite), episodes, BENCH_SEED, meta["mode"],
                               optimum_samples=optimum_samples if suite == "nominal" else 0, suite_label=suite)
@@ -93,7 +94,8 @@ def model_card(name: str, meta: dict, pretrain, evaluations: list[dict], reports
     lines = [
         f"# {name}",
         "",
-        f"A policy for `{meta['env_id']}` ({meta['mode']}) in the stable-baselines3 PPO format, trained by "
+        f"A policy for `{meta['env_id']}` ({meta['mode']}): a stable-baselines3 PPO actor-critic stored as plain "
+        f"arrays (`{POLICY_FILE}`, lunar-env model format {FORMAT_VERSION}), trained by "
         f"`lunar train` on the `{meta['scenario']}` scenario with `{meta['observation_mode']}` observations. "
         f"Actor: MLP {meta['net_arch']} ({meta['activation']}); observations normalized with the statistics in "
         f"`{NORMALIZATION_FILE}`. {how}",

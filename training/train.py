@@ -5,7 +5,8 @@
 A run folder (``runs/<name>`` by default) holds::
 
     config.yaml          the configuration as run (with overrides applied)
-    checkpoint/          model.zip, vecnormalize.pkl, state.json: written atomically, --resume reads it
+    checkpoint/          model.zip (SB3 weights and optimizer), vecnormalize.npz, state.json: replaced
+                         whole; --resume reads it without unpickling anything (docs/training.md)
     best/                model folder of the best evaluation so far (agents.model_folder format)
     final/               model folder at the end of training
     evaluations.jsonl    one line per periodic evaluation (steps, wall time, success rate, ...)
@@ -15,11 +16,12 @@ A run folder (``runs/<name>`` by default) holds::
 from __future__ import annotations
 
 import copy
+import hashlib
 import json
 import os
 import shutil
-import tempfile
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -32,6 +34,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 
 from agents.model_folder import save_model_folder
 from agents.policy import Policy
+from lunar_env.atomic import FILE_MODE, existing_dir, replace_dir, staging_dir
 from lunar_env.benchmark.suite import fly_scenario
 from lunar_env.physics.outcomes import OUTCOME_NAMES
 from training.config import DAGGER_SEED_STRIDE, EVAL_SEED_OFFSET, PRETRAIN_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
@@ -39,7 +42,11 @@ from training.sb3_vec_env import SouthPoleSB3VecEnv
 
 CHECKPOINT = "checkpoint"
 STATE_FILE = "state.json"
-VECNORMALIZE_FILE = "vecnormalize.pkl"
+MODEL_FILE = "model.zip"  # SB3's own format, read back weights-only (load_checkpoint)
+VECNORMALIZE_FILE = "vecnormalize.npz"
+LEGACY_VECNORMALIZE_FILE = "vecnormalize.pkl"  # older checkpoints' pickle: refused
+VECNORMALIZE_SETTINGS = ("clip_obs", "clip_reward", "gamma", "epsilon")
+VECNORMALIZE_FLAGS = ("training", "norm_obs", "norm_reward")
 ROLLOUT_METRICS = ("is_success", "propellant_used", "touchdown_vertical_speed", "touchdown_horizontal_speed",
                    "miss_distance")
 
@@ -98,53 +105,107 @@ def save_policy(path: Path, model: PPO, env: VecNormalize, config: TrainConfig, 
                       config_to_yaml(config))
 
 
-def _replace_dir(staging: Path, target: Path) -> None:
-    """Put a complete folder in place of another; a crash leaves either the old or the new one."""
-    old = target.with_name(target.name + ".old")
-    if target.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        os.replace(target, old)
-    os.replace(staging, target)
-    shutil.rmtree(old, ignore_errors=True)
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _save_normalization(env: VecNormalize, path: Path) -> None:
+    """VecNormalize's running statistics and settings as plain arrays (what its pickle would hold)."""
+    np.savez(path, obs_mean=env.obs_rms.mean, obs_var=env.obs_rms.var, obs_count=np.float64(env.obs_rms.count),
+             obs_fixed=np.bool_(isinstance(env.obs_rms, FixedStatistics)), ret_mean=np.float64(env.ret_rms.mean),
+             ret_var=np.float64(env.ret_rms.var), ret_count=np.float64(env.ret_rms.count),
+             **{name: np.float64(getattr(env, name)) for name in VECNORMALIZE_SETTINGS},
+             **{name: np.bool_(getattr(env, name)) for name in VECNORMALIZE_FLAGS})
+
+
+def _restore_normalization(env: VecNormalize, path: Path) -> None:
+    """Put the statistics of ``path`` into a fresh ``make_env`` env; TrainingError naming the file."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {name: data[name] for name in data.files}
+    except FileNotFoundError:
+        raise TrainingError(f"--resume: {path} is missing") from None
+    except Exception as err:  # numpy/zipfile raise many kinds on damaged input; object arrays are refused
+        raise TrainingError(f"--resume: {path} is corrupt or holds pickled objects ({type(err).__name__}: {err})") from None
+    expected = {"obs_mean", "obs_var", "obs_count", "obs_fixed", "ret_mean", "ret_var", "ret_count",
+                *VECNORMALIZE_SETTINGS, *VECNORMALIZE_FLAGS}
+    if set(arrays) != expected:
+        raise TrainingError(f"--resume: {path} must hold {sorted(expected)}, got {sorted(arrays)}")
+    shape = env.obs_rms.mean.shape
+    if arrays["obs_mean"].shape != shape or arrays["obs_var"].shape != shape:
+        raise TrainingError(f"--resume: {path} holds statistics of shape {arrays['obs_mean'].shape}; this config's env "
+                            f"observes {shape}")
+    if not all(np.all(np.isfinite(a)) for a in arrays.values() if a.dtype.kind == "f"):
+        raise TrainingError(f"--resume: {path} holds non-finite statistics")
+    obs_rms = FixedStatistics(shape=shape) if bool(arrays["obs_fixed"]) else RunningMeanStd(shape=shape)
+    obs_rms.mean, obs_rms.var, obs_rms.count = arrays["obs_mean"].astype(np.float64), arrays["obs_var"].astype(np.float64), float(arrays["obs_count"])
+    env.obs_rms = obs_rms
+    env.ret_rms.mean, env.ret_rms.var = arrays["ret_mean"].astype(np.float64), arrays["ret_var"].astype(np.float64)
+    env.ret_rms.count = float(arrays["ret_count"])
+    for name in VECNORMALIZE_SETTINGS:
+        setattr(env, name, float(arrays[name]))
+    for name in VECNORMALIZE_FLAGS:
+        setattr(env, name, bool(arrays[name]))
 
 
 def save_checkpoint(run_dir: Path, model: PPO, env: VecNormalize, state: dict) -> None:
-    staging = Path(tempfile.mkdtemp(prefix=".checkpoint.", dir=run_dir))
+    """Write the checkpoint folder (model.zip, vecnormalize.npz, state.json) and swap it in whole."""
+    staging = staging_dir(run_dir / CHECKPOINT)
     try:
-        model.save(staging / "model.zip")
-        env.save(str(staging / VECNORMALIZE_FILE))
+        model.save(staging / MODEL_FILE)
+        _save_normalization(env, staging / VECNORMALIZE_FILE)
+        state = {**state, "n_updates": int(model._n_updates),
+                 "ep_info_buffer": [{k: float(v) for k, v in info.items()} for info in model.ep_info_buffer or []],
+                 "ep_success_buffer": [bool(v) for v in model.ep_success_buffer or []],
+                 "files": {name: _sha256(staging / name) for name in (MODEL_FILE, VECNORMALIZE_FILE)}}
         (staging / STATE_FILE).write_text(json.dumps(state, indent=2))
-        _replace_dir(staging, run_dir / CHECKPOINT)
+        for name in (MODEL_FILE, VECNORMALIZE_FILE, STATE_FILE):
+            os.chmod(staging / name, FILE_MODE)
+        replace_dir(staging, run_dir / CHECKPOINT)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
 
 
 def load_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[PPO, VecNormalize, dict]:
-    """The model, env and state of the run's last checkpoint; TrainingError when unusable."""
-    folder = run_dir / CHECKPOINT
-    if not folder.is_dir() and (run_dir / (CHECKPOINT + ".old")).is_dir():
-        folder = run_dir / (CHECKPOINT + ".old")  # interrupted while replacing: the previous one is whole
+    """The model, env and state of the run's last checkpoint; TrainingError when unusable.
+
+    Nothing is unpickled: the model is built from ``config`` and gets its weights and optimizer
+    state with ``set_parameters`` (SB3 reads only the zip's .pth entries, with
+    ``torch.load(weights_only=True)``); the normalization comes from vecnormalize.npz.
+    """
+    folder = existing_dir(run_dir / CHECKPOINT)  # interrupted while replacing: the previous one is whole
     if not folder.is_dir():
         raise TrainingError(f"--resume: {run_dir} has no checkpoint to resume from")
+    if (folder / LEGACY_VECNORMALIZE_FILE).exists() and not (folder / VECNORMALIZE_FILE).exists():
+        raise TrainingError(f"--resume: {folder} was written by an older lunar-env ({LEGACY_VECNORMALIZE_FILE}, a pickle, "
+                            "which is not loaded because pickles can run code); start a new run")
     try:
         state = json.loads((folder / STATE_FILE).read_text())
         steps = int(state["num_timesteps"])
+        files = dict(state["files"])
     except (FileNotFoundError, json.JSONDecodeError, KeyError, ValueError, TypeError) as err:
         raise TrainingError(f"--resume: {folder / STATE_FILE} is missing or corrupt ({err})") from None
-    raw = make_env(config).venv
+    for name in (MODEL_FILE, VECNORMALIZE_FILE):
+        if not (folder / name).is_file():
+            raise TrainingError(f"--resume: {folder / name} is missing")
+        if _sha256(folder / name) != files.get(name):
+            raise TrainingError(f"--resume: {folder / name} is corrupt or was replaced after the checkpoint was written "
+                                f"(its sha256 differs from the one in {STATE_FILE})")
+    env = make_env(config)
+    _restore_normalization(env, folder / VECNORMALIZE_FILE)
+    model = make_model(config, env, run_dir / "tb")
     try:
-        env = VecNormalize.load(str(folder / VECNORMALIZE_FILE), raw)
-    except Exception as err:  # pickle errors come in many types
-        raise TrainingError(f"--resume: {folder / VECNORMALIZE_FILE} cannot be loaded ({type(err).__name__}: {err})") from None
-    try:
-        model = PPO.load(folder / "model.zip", env=env, device="cpu")
-    except ValueError as err:
-        raise TrainingError(f"--resume: the checkpoint does not fit this config's env ({err})") from None
-    except Exception as err:  # a damaged zip
-        raise TrainingError(f"--resume: {folder / 'model.zip'} is corrupt ({type(err).__name__}: {err})") from None
-    if model.num_timesteps != steps:
-        raise TrainingError(f"--resume: checkpoint step counts disagree ({model.num_timesteps} vs {steps})")
+        model.set_parameters(str(folder / MODEL_FILE), exact_match=True, device="cpu")
+    except RuntimeError as err:  # load_state_dict: names or shapes differ
+        raise TrainingError(f"--resume: the checkpoint does not fit this config's network or env ({str(err)[:300]})") from None
+    except Exception as err:  # a damaged zip, or a .pth holding objects other than tensors (refused unread)
+        raise TrainingError(f"--resume: {folder / MODEL_FILE} is corrupt ({type(err).__name__}: {str(err)[:300]})") from None
+    # What PPO.load would have restored from the zip's pickled data and learn() does not recompute.
+    model.num_timesteps = steps
+    model._n_updates = int(state.get("n_updates", 0))
+    model.ep_info_buffer = deque(state.get("ep_info_buffer", []), maxlen=model._stats_window_size)
+    model.ep_success_buffer = deque(state.get("ep_success_buffer", []), maxlen=model._stats_window_size)
     return model, env, state
 
 

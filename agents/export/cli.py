@@ -252,7 +252,7 @@ def add_export_command(subparsers) -> argparse.ArgumentParser:
     """Add ``export`` to an argparse subparsers object (the ``lunar`` command's)."""
     p = subparsers.add_parser("export", help="export a trained policy to ONNX, float32 C and int8 C; --check runs them",
                               description=__doc__.split("\n\n")[0])
-    p.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (model.zip, normalization.npz, metadata.json)")
+    p.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (policy.npz, normalization.npz, metadata.json)")
     p.add_argument("--to", default=",".join(FORMATS), help=f"comma-separated formats: {', '.join(FORMATS)} (default all)")
     p.add_argument("--out", help="output folder (default MODEL_DIR/export)")
     p.add_argument("--safe-action", help="comma-separated action the C policies return on error (default zeros)")
