@@ -146,8 +146,12 @@ def _metadata_folder(tmp_path: Path, **fields) -> Path:
     """A folder with only metadata.json: enough for the mode and the field checks, which come first."""
     folder = tmp_path / "model"
     folder.mkdir()
-    meta = {"format": "lunar-env-policy", "format_version": 1, "env_id": "lunar_env/SouthPole3DoF-v0",
-            "mode": "3dof", "obs_dim": 24, "act_dim": 3, **fields}
+    shipped = json.loads((Path(__file__).resolve().parents[1] / "models" / "ppo_southpole_3dof" / METADATA_FILE)
+                         .read_text())  # a valid format-2 metadata.json
+    meta = {**shipped, **fields}
+    if "act_dim" in fields:  # the network description says the same
+        meta["network"] = {**meta["network"], "act_dim": fields["act_dim"],
+                           "action_low": [-1.0] * fields["act_dim"], "action_high": [1.0] * fields["act_dim"]}
     (folder / METADATA_FILE).write_text(json.dumps(meta))
     return folder
 
