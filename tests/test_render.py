@@ -29,9 +29,9 @@ from lunar_env.render import map_geometry as G  # noqa: E402
 from lunar_env.render import palette  # noqa: E402
 from lunar_env.render import renderer as R  # noqa: E402
 from lunar_env.render import shading  # noqa: E402
-from lunar_env.render.snapshot import SENSOR_FIELDS, hud_strings  # noqa: E402
 from lunar_env.render.cli import DEFAULT_SIZE_TEXT, add_render_command, parse_size  # noqa: E402
 from lunar_env.render.episode import frame_indices, render_episode  # noqa: E402
+from lunar_env.render.snapshot import SENSOR_FIELDS, hud_strings  # noqa: E402
 from lunar_env.render.video import VideoWriter, write_video  # noqa: E402
 from lunar_env.scenarios import get_scenario  # noqa: E402
 from lunar_env.sensors import observation_slices  # noqa: E402

@@ -95,7 +95,6 @@ CANVAS_BITS = 32  # bits per pixel of the canvas: frame_array copies channels ou
 VELOCITY_LOOKAHEAD_S = 5.0  # the velocity arrow points where the lander will be in this time
 TRACK_DRAW_LIMIT_PX = 16000  # track segments are clipped to this box (px) before pygame draws them
 MAX_SAMPLERS = 4  # terrain tiles whose samplers and shaded chunks are kept
-TEXT_CACHE_SIZE = 600  # rendered text surfaces kept (least recently used out)
 
 # --- side profile -------------------------------------------------------------------
 PROFILE_MIN_SPAN_M = 24.0  # narrowest horizontal span of the profile
@@ -113,6 +112,7 @@ MIN_SCALE_DRAW_PX = 5.0  # footprint radius (px) from which the lander is drawn 
 LOW_PROPELLANT_FRACTION = 0.1  # propellant shown amber below this fraction of a full load
 NEAR_GROUND_M = 10.0  # below this altitude the HUD marks speeds and tilt beyond the touchdown limits
 HUD_LINES = 15.6  # text lines of the HUD; the side profile gets the rest of the panel
+TEXT_CACHE_SIZE = 600  # rendered text surfaces kept (least recently used out)
 
 
 def _load_pygame():
@@ -125,6 +125,7 @@ def _load_pygame():
     return module
 
 
+# =========================================================================== layout
 class _Layout:
     """Rectangles and font sizes of a frame size."""
 
