@@ -6,6 +6,7 @@ os.environ["SDL_VIDEODRIVER"] = "dummy"  # headless: set before pygame is first 
 os.environ.setdefault("SDL_AUDIODRIVER", "dummy")
 
 import argparse  # noqa: E402
+import dataclasses  # noqa: E402
 import functools  # noqa: E402
 import math  # noqa: E402
 import subprocess  # noqa: E402
@@ -21,13 +22,18 @@ import pytest  # noqa: E402
 import lunar_env  # noqa: E402, F401  (registers the environments)
 from agents.velocity_field import VelocityFieldController  # noqa: E402
 from lunar_env.envs import SouthPoleEnv, SouthPoleVectorEnv  # noqa: E402
+from lunar_env.faults import FAULT_NAMES, FaultOnset, FaultSpec, fault_bit  # noqa: E402
 from lunar_env.physics import state as S  # noqa: E402
 from lunar_env.render import RenderDependencyError  # noqa: E402
+from lunar_env.render import map_geometry as G  # noqa: E402
+from lunar_env.render import palette  # noqa: E402
 from lunar_env.render import renderer as R  # noqa: E402
 from lunar_env.render import shading  # noqa: E402
 from lunar_env.render.cli import DEFAULT_SIZE_TEXT, add_render_command, parse_size  # noqa: E402
 from lunar_env.render.episode import frame_indices, render_episode  # noqa: E402
+from lunar_env.render.snapshot import SENSOR_FIELDS, hud_strings  # noqa: E402
 from lunar_env.render.video import VideoWriter, write_video  # noqa: E402
+from lunar_env.scenarios import get_scenario  # noqa: E402
 from lunar_env.sensors import observation_slices  # noqa: E402
 from lunar_env.simulator import LanderBatch  # noqa: E402
 from lunar_env.terrain.heightmap import Heightmap, TerrainTile, plane_tile, stack_tiles, terrain_height  # noqa: E402
@@ -129,7 +135,7 @@ def test_hud_strings_report_the_state():
     for _ in range(40):
         obs, *_ = batch.step(policy.act(obs))
     snap = renderer.capture(batch, 0)
-    strings = R.hud_strings(snap)
+    strings = hud_strings(snap)
     x = batch.state.x[0]
     ground = 0.05 * x[S.PX] - 0.02 * x[S.PY]  # the plane under the lander, site at the origin
     altitude = x[S.PZ] - ground
@@ -159,33 +165,79 @@ def test_hud_reports_the_verdict_and_touchdown_metrics_at_the_end():
         obs, _, terminated, truncated = batch.step(policy.act(obs))
         if terminated[0] or truncated[0]:
             break
-    strings = R.hud_strings(renderer.capture(batch, 0))
+    strings = hud_strings(renderer.capture(batch, 0))
     metrics = batch.episode_metrics(np.array([0]))
     assert strings["outcome"] == "landed" and strings["verdict"] == "LANDED"
     assert f"v {metrics['touchdown_vertical_speed'][0]:.2f} m/s" in strings["touchdown"]
     assert f"miss {metrics['miss_distance'][0]:.1f} m" in strings["touchdown"]
 
 
-def test_hud_shows_engine_faults_and_sensor_validity_when_modelled():
-    batch = LanderBatch("hover_start", 1)
+def fly_with_faults(faults, seconds, seed=0):
+    """hover_start with ``faults`` armed, flown by the velocity-field controller for ``seconds``;
+    yields (batch, renderer, snapshot) after the reset and after every step."""
+    scenario = dataclasses.replace(get_scenario("hover_start"), faults=faults)
+    batch = LanderBatch(scenario, 1)
     renderer = R.LanderRenderer.for_batch(batch, size=SMALL)
-    batch.reset(seed=0)
-    batch.state.x[0, S.HEALTH + 1] = 0.55  # engine 2 lost 45% of its thrust
-    snap = renderer.capture(batch, 0)
-    strings = R.hud_strings(snap)
-    if snap.fault_mask is None:  # no fault model: the engine health is reported
-        assert strings["faults"] == "engine 2 at 55% thrust"
-    else:  # the fault model's bitmask names the faults
-        assert strings["faults"] == (", ".join(R.fault_labels(snap.fault_mask, R._fault_names())) or "none")
-    assert set(snap.sensors) == {"ALT", "VEL", "POS"}
+    policy = VelocityFieldController(batch.scenario.lander, mode="6dof")
+    obs = batch.reset(seed=seed)
+    yield batch, renderer, renderer.capture(batch, 0)
+    while batch.state.x[0, S.TIME] < seconds and batch.state.outcome[0] == 0:
+        obs, *_ = batch.step(policy.act(obs))
+        yield batch, renderer, renderer.capture(batch, 0)
+
+
+def test_hud_names_an_armed_fault_once_its_onset_has_come():
+    onset_s = 2.0
+    faults = FaultSpec(engine_out=FaultOnset(1.0, "time", (onset_s, onset_s)))
+    before = after = 0
+    for _, renderer, snap in fly_with_faults(faults, onset_s + 1.0):
+        strings = hud_strings(snap)
+        if snap.time_s < onset_s - 1e-9:
+            before += 1
+            assert snap.fault_mask == 0 and snap.faults == () and strings["faults"] == "none"
+            assert np.all(snap.health == 1.0)
+        elif snap.fault_mask:
+            after += 1
+            assert snap.fault_mask == fault_bit("engine_out") == 1 << FAULT_NAMES.index("engine_out")
+            assert snap.faults == ("engine_out",) and strings["faults"] == "engine_out"
+            assert np.count_nonzero(snap.health < 1.0) == 1  # one engine stopped
+    assert before > 0 and after > 0
+    assert renderer.draw(snap).shape == (SMALL[1], SMALL[0], 3)
+
+
+def test_hud_shows_each_sensor_validity_flag_of_the_observation():
     slices = observation_slices()
-    for label, field, _ in R.SENSOR_FIELDS:
-        if field in slices:
+    for batch, renderer, snap in fly_with_faults(FaultSpec(altimeter_dead=FaultOnset(1.0, "time", (0.0, 0.0))), 1.0):
+        assert [label for label, _ in SENSOR_FIELDS] == list(snap.sensors) == ["ALT", "VEL", "POS"]
+        for label, field in SENSOR_FIELDS:
             assert snap.sensors[label] == bool(batch.obs[0, slices[field]][0] > 0.5)
-    assert R.fault_labels(0b101, ("a", "b", "c")) == ("a", "c")
-    assert R.fault_labels(0b1000, ("a",)) == ("fault bit 3",)
-    assert R.fault_labels(0, ("a",)) == ()
+    strings = hud_strings(snap)
+    assert snap.faults == ("altimeter_dead",) and snap.sensors["ALT"] is False
+    assert strings["sensors"].startswith("ALT LOST") and strings["altimeter"] == "no return"
+    for batch, renderer, snap in fly_with_faults(FaultSpec(), 1.0):
+        pass
+    strings = hud_strings(snap)
+    assert snap.sensors["ALT"] is True and strings["sensors"].startswith("ALT ok")
+    assert strings["altimeter"] == f"{batch.obs[0, slices['altimeter_range']][0]:.1f} m"
     renderer.draw(snap)
+
+
+def test_the_snapshot_and_hud_text_need_no_pygame():
+    code = ("import sys\n"
+            "from lunar_env.render import map_geometry\n"
+            "from lunar_env.render.shading import TerrainSampler\n"
+            "from lunar_env.render.snapshot import LanderSnapshot, hud_strings\n"
+            "from lunar_env.simulator import LanderBatch\n"
+            "batch = LanderBatch('hover_start', 1)\n"
+            "batch.reset(seed=0)\n"
+            "snap = LanderSnapshot.capture(batch, 0, TerrainSampler(batch.tiles[0]))\n"
+            "strings = hud_strings(snap)\n"
+            "assert strings['outcome'] == 'in_flight' and strings['faults'] == 'none', strings\n"
+            "assert map_geometry.view_half_width(snap.altitude_m) > 0\n"
+            "assert 'pygame' not in sys.modules, 'pygame was imported'\n"
+            "assert 'lunar_env.render.renderer' not in sys.modules\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
 
 
 def test_lander_and_target_are_drawn_where_the_map_transform_puts_them():
@@ -196,19 +248,19 @@ def test_lander_and_target_are_drawn_where_the_map_transform_puts_them():
     lx, ly = (int(round(float(v))) for v in view.to_screen(*env.unwrapped.batch.state.position[0, :2]))
     tx, ty = (int(round(float(v))) for v in view.to_screen(0.0, 0.0))
     assert math.hypot(lx - tx, ly - ty) > 30  # the markers do not overlap in this episode
-    assert tuple(frame[ly, lx]) == R.LANDER_COLOR
+    assert tuple(frame[ly, lx]) == palette.LANDER_COLOR
     # The target crosshair: its centre and the ends of its arms.
     near = frame[ty - 2:ty + 3, tx - 2:tx + 3].reshape(-1, 3)
-    assert any(tuple(p) == R.TARGET_COLOR for p in near)
-    arm = int(R.MIN_VIEW_HALF_WIDTH_M // 5)  # a few pixels out along each arm
-    assert any(tuple(frame[ty + d, tx + arm]) == R.TARGET_COLOR for d in (-1, 0, 1))
-    assert any(tuple(frame[ty + arm, tx + d]) == R.TARGET_COLOR for d in (-1, 0, 1))
+    assert any(tuple(p) == palette.TARGET_COLOR for p in near)
+    arm = int(G.MIN_VIEW_HALF_WIDTH_M // 5)  # a few pixels out along each arm
+    assert any(tuple(frame[ty + d, tx + arm]) == palette.TARGET_COLOR for d in (-1, 0, 1))
+    assert any(tuple(frame[ty + arm, tx + d]) == palette.TARGET_COLOR for d in (-1, 0, 1))
 
 
 def test_map_zooms_in_as_the_lander_descends():
-    assert R.view_half_width(1e6) == R.MAX_VIEW_HALF_WIDTH_M
-    assert R.view_half_width(0.0) == R.MIN_VIEW_HALF_WIDTH_M
-    assert R.view_half_width(500.0) == pytest.approx(R.VIEW_ALTITUDE_FACTOR * 500.0)
+    assert G.view_half_width(1e6) == G.MAX_VIEW_HALF_WIDTH_M
+    assert G.view_half_width(0.0) == G.MIN_VIEW_HALF_WIDTH_M
+    assert G.view_half_width(500.0) == pytest.approx(G.VIEW_ALTITUDE_FACTOR * 500.0)
     batch = LanderBatch("hover_start", 1, terrain_tiles=[crater_tile()])
     renderer = R.LanderRenderer.for_batch(batch, size=SMALL)
     batch.reset(seed=0)
@@ -218,7 +270,7 @@ def test_map_zooms_in_as_the_lander_descends():
         renderer.draw(renderer.capture(batch, 0))
         scales.append(renderer.map_view.px_per_m_x)
         short_side = min(renderer.layout.map[2], renderer.layout.map[3])
-        half = R.view_half_width(renderer.capture(batch, 0).altitude_m)
+        half = G.view_half_width(renderer.capture(batch, 0).altitude_m)
         assert short_side / 2 / renderer.map_view.px_per_m_x == pytest.approx(half, rel=0.01)
     assert scales == sorted(scales)
 
@@ -457,15 +509,15 @@ def test_renderer_draws_a_crater_tile_and_a_plane_tile():
 
 def test_clipped_runs_keep_the_visible_part_of_a_polyline():
     inside = np.array([[0.0, 0.0], [10.0, 5.0], [20.0, -5.0]])
-    runs = R.clipped_runs(inside, 100.0)
+    runs = G.clipped_runs(inside, 100.0)
     assert len(runs) == 1 and np.array_equal(runs[0], inside)
     crossing = np.array([[0.0, 0.0], [1000.0, 100.0], [2000.0, 0.0], [50.0, 50.0]])
-    runs = R.clipped_runs(crossing, 100.0)
+    runs = G.clipped_runs(crossing, 100.0)
     assert len(runs) == 2
     np.testing.assert_allclose(runs[0], [[0.0, 0.0], [100.0, 10.0]])  # same direction, cut at the box
     np.testing.assert_allclose(runs[1][-1], [50.0, 50.0])
     assert np.all(np.abs(np.concatenate(runs)) <= 100.0 + 1e-9)
-    assert R.clipped_runs(np.array([[500.0, 500.0], [600.0, 500.0]]), 100.0) == []
+    assert G.clipped_runs(np.array([[500.0, 500.0], [600.0, 500.0]]), 100.0) == []
 
 
 # ----------------------------------------------------------------------------- video files

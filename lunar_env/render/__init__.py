@@ -37,9 +37,9 @@ def require(module: str, distribution: str, purpose: str) -> Any:
 
 _EXPORTS = {
     "LanderRenderer": "lunar_env.render.renderer",
-    "LanderSnapshot": "lunar_env.render.renderer",
+    "LanderSnapshot": "lunar_env.render.snapshot",
     "LanderView": "lunar_env.render.renderer",
-    "hud_strings": "lunar_env.render.renderer",
+    "hud_strings": "lunar_env.render.snapshot",
     "DEFAULT_SIZE": "lunar_env.render.renderer",
     "render_episode": "lunar_env.render.episode",
     "RenderedEpisode": "lunar_env.render.episode",

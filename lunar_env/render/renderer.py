@@ -1,4 +1,4 @@
-"""The pygame renderer: one lander's state as a top-down map, a side profile and a HUD.
+"""The pygame drawing: one lander's snapshot as a top-down map, a side profile and a HUD.
 
 Frame layout (default 960 x 640 px)::
 
@@ -13,12 +13,13 @@ Frame layout (default 960 x 640 px)::
     |                           |  profile    |
     +---------------------------+-------------+
 
-The map is north-up and centred on the lander; its half-width is ``VIEW_ALTITUDE_FACTOR`` times
-the altitude, clamped to [``MIN_VIEW_HALF_WIDTH_M``, ``MAX_VIEW_HALF_WIDTH_M``], so the last
-metres fill the screen. Terrain comes from the shaded chunk cache of
-:mod:`lunar_env.render.shading` at the zoom level just finer than the screen, scaled down by at
-most a factor sqrt(2). The side profile is drawn at equal horizontal and vertical scale along
-the ground track flown so far, continued by the straight line to the target.
+What is drawn comes from :mod:`lunar_env.render.snapshot` (the lander's state and the HUD's
+text) and :mod:`lunar_env.render.map_geometry` (the map's zoom and transform); this module
+holds :class:`LanderRenderer`, its layout and :class:`LanderView`, the environments' helper.
+Terrain comes from the shaded chunk cache of :mod:`lunar_env.render.shading` at the zoom level
+just finer than the screen, scaled down by at most a factor sqrt(2). The side profile is drawn
+at equal horizontal and vertical scale along the ground track flown so far, continued by the
+straight line to the target.
 
 pygame is imported when the first renderer is built, never at module import, so environments
 without a render mode do not load it.
@@ -29,14 +30,46 @@ from __future__ import annotations
 import math
 import sys
 from collections import OrderedDict
-from dataclasses import dataclass
 
 import numpy as np
 
 from lunar_env.config import check_range
-from lunar_env.physics import outcomes
 from lunar_env.physics import state as S
 from lunar_env.render import RENDER_MODES, require
+from lunar_env.render.map_geometry import (
+    MapView,
+    arrow_head,
+    clipped_runs,
+    format_length,
+    grid_step,
+    nice_length,
+    view_half_width,
+)
+from lunar_env.render.palette import (
+    BACKGROUND,
+    BAD_COLOR,
+    BANNER_ALPHA,
+    BAR_BACK,
+    FLAME_COLOR,
+    GRID_COLOR,
+    GROUND_EDGE,
+    GROUND_FILL,
+    LANDER_BODY,
+    LANDER_COLOR,
+    NOZZLE_COLOR,
+    OK_COLOR,
+    OUTLINE,
+    PANEL,
+    PANEL_EDGE,
+    SKY,
+    SUN_COLOR,
+    TARGET_COLOR,
+    TEXT,
+    TEXT_DIM,
+    TRACK_COLOR,
+    VELOCITY_COLOR,
+    WARN_COLOR,
+)
 from lunar_env.render.shading import (
     ShadedTerrainCache,
     TerrainSampler,
@@ -44,18 +77,21 @@ from lunar_env.render.shading import (
     level_for,
     tile_sun,
 )
-from lunar_env.sensors import observation_slices
+from lunar_env.render.snapshot import (
+    LanderSnapshot,
+    hud_strings,
+    quaternion_matrix,
+    verdict,
+)
 
 pygame = None  # the pygame module, bound by _load_pygame() when a renderer is built
 
 DEFAULT_SIZE = (960, 640)  # px, width x height
 MIN_SIZE = (480, 320)  # px; below this the HUD text no longer fits
 MAX_SIZE = (3840, 2160)  # px
+CANVAS_BITS = 32  # bits per pixel of the canvas: frame_array copies channels out of 32-bit pixels
 
-# --- map zoom ----------------------------------------------------------------------
-VIEW_ALTITUDE_FACTOR = 1.2  # map half-width (m) per metre of altitude above the terrain
-MIN_VIEW_HALF_WIDTH_M = 30.0  # closest zoom: the legs and last metres stay readable
-MAX_VIEW_HALF_WIDTH_M = 4000.0  # widest zoom
+# --- map ----------------------------------------------------------------------------
 VELOCITY_LOOKAHEAD_S = 5.0  # the velocity arrow points where the lander will be in this time
 TRACK_DRAW_LIMIT_PX = 16000  # track segments are clipped to this box (px) before pygame draws them
 MAX_SAMPLERS = 4  # terrain tiles whose samplers and shaded chunks are kept
@@ -75,36 +111,8 @@ MIN_SCALE_DRAW_PX = 5.0  # footprint radius (px) from which the lander is drawn 
 
 LOW_PROPELLANT_FRACTION = 0.1  # propellant shown amber below this fraction of a full load
 NEAR_GROUND_M = 10.0  # below this altitude the HUD marks speeds and tilt beyond the touchdown limits
-HUD_LINES = 14.6  # text lines of HUD (one more with an altimeter reading); the side profile gets the rest
-
-# --- colours (RGB) ------------------------------------------------------------------
-BACKGROUND = (9, 11, 19)
-PANEL = (15, 18, 29)
-PANEL_EDGE = (44, 50, 70)
-TEXT = (228, 231, 238)
-TEXT_DIM = (132, 140, 160)
-TARGET_COLOR = (40, 222, 200)
-TRACK_COLOR = (255, 172, 40)
-LANDER_COLOR = (255, 255, 255)
-LANDER_BODY = (214, 200, 150)  # gold foil
-OUTLINE = (10, 10, 14)
-VELOCITY_COLOR = (120, 196, 255)
-GRID_COLOR = (66, 80, 112)
-SUN_COLOR = (255, 212, 80)
-FLAME_COLOR = (255, 150, 50)
-OK_COLOR = (84, 222, 112)
-WARN_COLOR = (255, 190, 60)
-BAD_COLOR = (255, 82, 70)
-NA_COLOR = (86, 92, 110)
-SKY = (11, 13, 24)
-GROUND_FILL = (84, 86, 94)
-GROUND_EDGE = (176, 178, 186)
-BAR_BACK = (38, 43, 60)
-
-# HUD label, observation field, state flag column (lunar_env.physics.state) of each sensor's validity
-SENSOR_FIELDS = (("ALT", "altimeter_valid", "ALTIMETER_VALID"), ("VEL", "velocimeter_valid", "VELOCIMETER_VALID"),
-                 ("POS", "position_fix_valid", "POSITION_FIX_VALID"))
-TOUCHDOWN_OUTCOMES = frozenset(range(outcomes.LANDED, outcomes.LANDED_OFF_TARGET + 1))
+HUD_LINES = 15.6  # text lines of the HUD; the side profile gets the rest of the panel
+TEXT_CACHE_SIZE = 600  # rendered text surfaces kept (least recently used out)
 
 
 def _load_pygame():
@@ -117,328 +125,11 @@ def _load_pygame():
     return module
 
 
-# =========================================================================== state snapshot
-def _quaternion_matrix(q: np.ndarray) -> np.ndarray:
-    """3x3 rotation body -> ENU of a unit quaternion [w, x, y, z]."""
-    w, x, y, z = q
-    return np.array([
-        [1 - 2 * (y * y + z * z), 2 * (x * y - w * z), 2 * (x * z + w * y)],
-        [2 * (x * y + w * z), 1 - 2 * (x * x + z * z), 2 * (y * z - w * x)],
-        [2 * (x * z - w * y), 2 * (y * z + w * x), 1 - 2 * (x * x + y * y)],
-    ])
-
-
-def _fault_names() -> tuple[str, ...] | None:
-    """Names of the fault bits (``lunar_env.faults.FAULT_NAMES``) where the fault model exists."""
-    try:
-        from lunar_env import faults
-    except ImportError:
-        return None
-    names = getattr(faults, "FAULT_NAMES", None)
-    return tuple(str(n) for n in names) if names is not None else None
-
-
-def _active_fault_mask(batch, index: int, obs_slices: dict[str, slice]) -> int | None:
-    """Bitmask of the lander's active faults (bit k: FAULT_NAMES[k]), or None when not modelled."""
-    values = getattr(batch.state, "active_faults", None)
-    if isinstance(values, np.ndarray) and values.shape[:1] == (batch.num_landers,):
-        return int(values[index])
-    for name, part in obs_slices.items():
-        if "fault" in name:
-            return int(round(float(batch.obs[index, part][0])))
-    return None
-
-
-def fault_labels(mask: int | None, names: tuple[str, ...] | None) -> tuple[str, ...]:
-    """Readable names of the set bits of an active-fault mask."""
-    if not mask:
-        return ()
-    labels = []
-    for bit in range(max(int(mask).bit_length(), 0)):
-        if mask >> bit & 1:
-            labels.append(names[bit] if names is not None and bit < len(names) else f"fault bit {bit}")
-    return tuple(labels)
-
-
-def _sensor_flag(batch, index: int, obs_slices: dict[str, slice], field: str, column: str) -> bool | None:
-    """A sensor-validity flag from the observation, else from the state, else None (not modelled)."""
-    if field in obs_slices:
-        return bool(batch.obs[index, obs_slices[field]][0] > 0.5)
-    col = getattr(S, column, None)
-    if col is not None and col < batch.state.flags.shape[1]:
-        return bool(batch.state.flags[index, col])
-    return None
-
-
-@dataclass(frozen=True)
-class LanderSnapshot:
-    """What the renderer draws of one lander at one instant (copies, not views).
-
-    Positions are ENU metres relative to the target site; ``ground_height_m`` is the terrain
-    height under the lander on the same datum.
-    """
-
-    position: np.ndarray  # (3,) m
-    velocity: np.ndarray  # (3,) m/s
-    attitude: np.ndarray  # (4,) quaternion [w, x, y, z] body -> ENU
-    angular_rate: np.ndarray  # (3,) rad/s, body
-    mass_kg: float
-    propellant_kg: float
-    propellant_fraction: float  # of the lander's full load
-    time_s: float
-    steps: int
-    episode: int
-    outcome: int
-    tile: int
-    site: np.ndarray  # (3,) m, target site in tile coordinates
-    throttle: np.ndarray  # (E,) actual throttle of each engine
-    health: np.ndarray  # (E,) fraction of rated thrust each engine can give
-    ground_height_m: float
-    touchdown: dict  # metric name -> value (meaningful once the episode ended)
-    sensors: dict  # "ALT" / "VEL" / "POS" -> True (valid), False (lost) or None (not modelled)
-    altimeter_range_m: float | None
-    fault_mask: int | None  # active-fault bitmask (bit k: lunar_env.faults.FAULT_NAMES[k]); None: not modelled
-    faults: tuple  # readable active faults, () when none
-
-    @classmethod
-    def capture(cls, batch, index: int, sampler: TerrainSampler, fault_names=None) -> LanderSnapshot:
-        # fault_names: FAULT_NAMES, given by a renderer so they are not looked up at every step
-        """Copy lander ``index`` of a LanderBatch; ``sampler`` reads the lander's terrain tile."""
-        st = batch.state
-        x = st.x[index]
-        site = x[S.SITE_X:S.SITE_Z + 1].copy()
-        position = x[S.PX:S.PZ + 1].copy()
-        ground = float(sampler.heights(position[0] + site[0], position[1] + site[1])) - site[2]
-        n = batch.num_engines
-        capacity = batch.lander.propellant_capacity
-        propellant = max(0.0, float(x[S.MASS]) - batch.lander.dry_mass)
-        slices = observation_slices()
-        sensors = {label: _sensor_flag(batch, index, slices, name, column) for label, name, column in SENSOR_FIELDS}
-        altimeter = None
-        if "altimeter_range" in slices:
-            altimeter = float(batch.obs[index, slices["altimeter_range"]][0])
-        elif getattr(S, "ALTIMETER_RANGE", None) is not None and S.ALTIMETER_RANGE < st.x.shape[1]:
-            altimeter = float(x[S.ALTIMETER_RANGE])
-        health = x[S.HEALTH:S.HEALTH + n].copy()
-        mask = _active_fault_mask(batch, index, slices)
-        if mask is None:  # no fault model: report what the engine health shows
-            faults = tuple(f"engine {k + 1} at {100.0 * health[k]:.0f}% thrust" for k in np.flatnonzero(health < 1.0))
-        else:
-            faults = fault_labels(mask, fault_names if fault_names is not None else _fault_names())
-        touchdown = {
-            "vertical_speed": float(x[S.TD_VERTICAL_SPEED]),
-            "horizontal_speed": float(x[S.TD_HORIZONTAL_SPEED]),
-            "tilt_deg": math.degrees(x[S.TD_TILT]),
-            "angular_rate_dps": math.degrees(x[S.TD_ANGULAR_RATE]),
-            "slope_deg": math.degrees(x[S.TD_SLOPE]),
-            "miss_distance": float(x[S.TD_MISS_DISTANCE]),
-            "impact_speed": float(x[S.TD_IMPACT_SPEED]),
-        }
-        return cls(
-            position=position,
-            velocity=x[S.VX:S.VZ + 1].copy(),
-            attitude=x[S.QW:S.QZ + 1].copy(),
-            angular_rate=x[S.WX:S.WZ + 1].copy(),
-            mass_kg=float(x[S.MASS]),
-            propellant_kg=propellant,
-            propellant_fraction=propellant / capacity if capacity > 0 else 0.0,
-            time_s=float(x[S.TIME]),
-            steps=int(st.flags[index, S.STEPS]),
-            episode=int(st.flags[index, S.EPISODE]),
-            outcome=int(st.flags[index, S.OUTCOME]),
-            tile=int(st.flags[index, S.TILE]),
-            site=site,
-            throttle=x[S.THROTTLE:S.THROTTLE + n].copy(),
-            health=health,
-            ground_height_m=ground,
-            touchdown=touchdown,
-            sensors=sensors,
-            altimeter_range_m=altimeter,
-            fault_mask=mask,
-            faults=faults,
-        )
-
-    @property
-    def altitude_m(self) -> float:
-        """Height of the centre of mass above the terrain directly below (m), as observed."""
-        return float(self.position[2] - self.ground_height_m)
-
-    @property
-    def horizontal_speed(self) -> float:
-        return float(math.hypot(self.velocity[0], self.velocity[1]))
-
-    @property
-    def body_z(self) -> np.ndarray:
-        """The body +z axis (thrust axis) in ENU."""
-        return _quaternion_matrix(self.attitude)[:, 2]
-
-    @property
-    def tilt_deg(self) -> float:
-        return math.degrees(math.acos(min(1.0, max(-1.0, float(self.body_z[2])))))
-
-    @property
-    def distance_to_target(self) -> float:
-        return float(math.hypot(self.position[0], self.position[1]))
-
-    @property
-    def ended(self) -> bool:
-        return self.outcome != outcomes.IN_FLIGHT
-
-    @property
-    def outcome_name(self) -> str:
-        return outcomes.outcome_name(self.outcome)
-
-
-def verdict(outcome: int) -> tuple[str, tuple[int, int, int]]:
-    """Banner text and colour of an outcome code."""
-    name = outcomes.outcome_name(outcome)
-    if outcome == outcomes.LANDED:
-        return "LANDED", OK_COLOR
-    if outcome in (outcomes.LANDED_OFF_TARGET, outcomes.TIME_LIMIT):
-        return name.replace("_", " ").upper(), WARN_COLOR
-    if name.startswith("crash_"):
-        return "CRASH: " + name[len("crash_"):].replace("_", " "), BAD_COLOR
-    return name.replace("_", " ").upper(), BAD_COLOR
-
-
-def hud_strings(snap: LanderSnapshot) -> dict[str, str]:
-    """The HUD's text, keyed by quantity; values carry their units.
-
-    Keys: time, altitude, vertical_speed (positive up), horizontal_speed, tilt, distance
-    (horizontal, to the target), propellant, throttle (per engine, %), sensors, altimeter,
-    faults, outcome; once the episode has ended also verdict and touchdown (the touchdown
-    metrics; for an episode that ended airborne only the miss distance).
-    """
-    states = {None: "n/a", True: "ok", False: "LOST"}
-    sensors = "  ".join(f"{label} {states[ok]}" for label, ok in snap.sensors.items())
-    if snap.altimeter_range_m is None:
-        altimeter = "n/a"
-    elif snap.sensors.get("ALT") is False:
-        altimeter = "no return"
-    else:
-        altimeter = f"{snap.altimeter_range_m:.1f} m"
-    strings = {
-        "time": f"{snap.time_s:.1f} s",
-        "altitude": f"{snap.altitude_m:.1f} m",
-        "vertical_speed": f"{snap.velocity[2]:+.2f} m/s",
-        "horizontal_speed": f"{snap.horizontal_speed:.2f} m/s",
-        "tilt": f"{snap.tilt_deg:.1f}°",
-        "distance": f"{snap.distance_to_target:.1f} m",
-        "propellant": f"{snap.propellant_kg:.1f} kg ({100.0 * snap.propellant_fraction:.0f}%)",
-        "throttle": " ".join(f"{100.0 * t:.0f}" for t in snap.throttle) + " %",
-        "sensors": sensors,
-        "altimeter": altimeter,
-        "faults": ", ".join(snap.faults) if snap.faults else "none",
-        "outcome": snap.outcome_name,
-    }
-    if snap.ended:
-        strings["verdict"] = verdict(snap.outcome)[0]
-        td = snap.touchdown
-        if snap.outcome in TOUCHDOWN_OUTCOMES:
-            strings["touchdown"] = (f"v {td['vertical_speed']:.2f} m/s  h {td['horizontal_speed']:.2f} m/s  "
-                                    f"tilt {td['tilt_deg']:.1f}°  slope {td['slope_deg']:.1f}°  "
-                                    f"miss {td['miss_distance']:.1f} m")
-        else:
-            strings["touchdown"] = f"miss {td['miss_distance']:.1f} m"
-    return strings
-
-
-# =========================================================================== geometry helpers
-def view_half_width(altitude_m: float) -> float:
-    """Half-width (m) of the map's shorter side at an altitude."""
-    return min(MAX_VIEW_HALF_WIDTH_M, max(MIN_VIEW_HALF_WIDTH_M, VIEW_ALTITUDE_FACTOR * max(0.0, altitude_m)))
-
-
-def arrow_head(tip, direction, length: float, half_width: float) -> list[tuple[float, float]]:
-    """Triangle (screen points) of an arrow head at ``tip`` pointing along the unit ``direction``."""
-    (tx, ty), (ux, uy) = tip, direction
-    bx, by = tx - length * ux, ty - length * uy
-    return [(tx, ty), (bx - half_width * uy, by + half_width * ux), (bx + half_width * uy, by - half_width * ux)]
-
-
-def nice_length(limit: float) -> float:
-    """The largest 1, 2 or 5 times a power of ten not above ``limit`` (> 0)."""
-    power = 10.0 ** math.floor(math.log10(limit))
-    for step in (5.0, 2.0, 1.0):
-        if step * power <= limit:
-            return step * power
-    return power
-
-
-def format_length(metres: float) -> str:
-    if metres >= 1000.0:
-        km = metres / 1000.0
-        return f"{km:.0f} km" if km == round(km) else f"{km:.1f} km"
-    return f"{metres:.0f} m" if metres >= 1.0 else f"{metres:.1f} m"
-
-
-@dataclass(frozen=True)
-class MapView:
-    """The map's world-to-screen transform of the last frame drawn."""
-
-    rect: tuple[int, int, int, int]  # x, y, w, h (px)
-    x_left: float  # m East at the left edge
-    y_top: float  # m North at the top edge
-    px_per_m_x: float
-    px_per_m_y: float
-    level: int  # terrain zoom level used
-
-    @property
-    def metres_per_px(self) -> float:
-        return 1.0 / self.px_per_m_x
-
-    def to_screen(self, east, north) -> tuple[np.ndarray, np.ndarray]:
-        """Screen pixel coordinates (x right, y down; floats) of site-local points."""
-        sx = self.rect[0] + (np.asarray(east, dtype=np.float64) - self.x_left) * self.px_per_m_x
-        sy = self.rect[1] + (self.y_top - np.asarray(north, dtype=np.float64)) * self.px_per_m_y
-        return sx, sy
-
-
-def grid_step(view: MapView) -> float:
-    """Spacing (m) of the map grid and length of its scale bar: a 1-2-5 step, about a third of the width."""
-    return nice_length(view.rect[2] / view.px_per_m_x / 3.0)
-
-
-def clipped_runs(points: np.ndarray, limit: float) -> list[np.ndarray]:
-    """Split a polyline (k, 2) into runs clipped to the box |x|, |y| <= limit (Liang-Barsky)."""
-    if len(points) < 2:
-        return []
-    if np.all(np.abs(points) <= limit):
-        return [points]
-    p0, d = points[:-1], points[1:] - points[:-1]
-    t0 = np.zeros(len(d))
-    t1 = np.ones(len(d))
-    hidden = np.zeros(len(d), dtype=bool)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        for axis in (0, 1):
-            for sign in (-1.0, 1.0):
-                p = sign * d[:, axis]
-                q = limit - sign * p0[:, axis]
-                hidden |= (p == 0) & (q < 0)
-                r = q / p
-                t1 = np.where(p > 0, np.minimum(t1, r), t1)
-                t0 = np.where(p < 0, np.maximum(t0, r), t0)
-    visible = ~hidden & (t0 <= t1)
-    start = p0 + t0[:, None] * d
-    end = p0 + t1[:, None] * d
-    runs = []
-    run: list[np.ndarray] = []
-    for k in np.flatnonzero(visible):
-        if run and not (t0[k] == 0.0 and t1[k - 1] == 1.0 and visible[k - 1]):
-            runs.append(np.array(run))
-            run = []
-        if not run:
-            run.append(start[k])
-        run.append(end[k])
-    if run:
-        runs.append(np.array(run))
-    return runs
-
-
+# =========================================================================== layout
 class _Layout:
     """Rectangles and font sizes of a frame size."""
 
-    def __init__(self, width: int, height: int, extra_lines: int = 0):
+    def __init__(self, width: int, height: int):
         self.size = (width, height)
         panel = max(width - height, round(width / 3))
         self.map = (0, 0, width - panel, height)
@@ -448,7 +139,7 @@ class _Layout:
         self.big_px = max(16, round(28 * self.scale))
         self.line = round(self.font_px * 1.28)
         self.pad = max(6, round(12 * self.scale))
-        hud_height = min(round(height * 0.68), self.pad * 2 + round(self.line * (HUD_LINES + extra_lines)))
+        hud_height = min(round(height * 0.68), self.pad * 2 + round(self.line * HUD_LINES))
         px = width - panel
         self.hud = (px, 0, panel, hud_height)
         self.profile = (px, hud_height, panel, height - hud_height)
@@ -488,9 +179,7 @@ class LanderRenderer:
         self.mode = mode
         self.render_mode = render_mode
         self.size = (width, height)
-        # The altimeter reading gets a HUD line where the sensor model provides it.
-        self.has_altimeter = "altimeter_range" in observation_slices() or hasattr(S, "ALTIMETER_RANGE")
-        self.layout = _Layout(width, height, extra_lines=int(self.has_altimeter))
+        self.layout = _Layout(width, height)
         self.tiles = list(tiles)
         self._samplers: OrderedDict[int, TerrainSampler] = OrderedDict()
         self._sun = []
@@ -501,8 +190,7 @@ class LanderRenderer:
         spec = scenario.lander
         self.foot_radius_m = spec.foot_radius_m
         self.foot_depth_m = -max(f[2] for f in spec.leg_feet_m)
-        self.fault_names = _fault_names()
-        self.canvas = pygame.Surface(self.size)
+        self.canvas = pygame.Surface(self.size, 0, CANVAS_BITS)
         lay = self.layout
         self.font = pygame.font.Font(None, round(lay.font_px * 1.18))  # the default font runs small
         self.small = pygame.font.Font(None, round(lay.small_px * 1.18))
@@ -523,7 +211,7 @@ class LanderRenderer:
     def capture(self, batch, index: int) -> LanderSnapshot:
         """Snapshot of lander ``index`` of ``batch`` (a batch of this renderer's scenario)."""
         tile = int(batch.state.flags[index, S.TILE])
-        return LanderSnapshot.capture(batch, index, self.sampler(tile), self.fault_names)
+        return LanderSnapshot.capture(batch, index, self.sampler(tile))
 
     def sampler(self, tile: int) -> TerrainSampler:
         """The terrain sampler of tile ``tile``, built on first use (a few MB each)."""
@@ -565,16 +253,14 @@ class LanderRenderer:
     def frame_array(self) -> np.ndarray:
         """The last frame drawn, as a new (H, W, 3) uint8 RGB array."""
         w, h = self.size
-        canvas = self.canvas
-        if canvas.get_bitsize() == 32 and canvas.get_pitch() == 4 * w:
-            # Copy the channels straight out of the 32-bit pixels: a third of tobytes' time.
-            pixels = np.frombuffer(canvas.get_buffer(), dtype=np.uint8).reshape(h, w, 4)
-            out = np.empty((h, w, 3), dtype=np.uint8)
-            for channel, shift in enumerate(canvas.get_shifts()[:3]):
-                byte = shift // 8 if sys.byteorder == "little" else 3 - shift // 8
-                out[:, :, channel] = pixels[:, :, byte]
-            return out
-        return np.frombuffer(bytearray(pygame.image.tobytes(canvas, "RGB")), dtype=np.uint8).reshape(h, w, 3)
+        # Copy the channels straight out of the 32-bit pixels (rows of 4 w bytes): a third of
+        # pygame.image.tobytes' time.
+        pixels = np.frombuffer(self.canvas.get_buffer(), dtype=np.uint8).reshape(h, w, 4)
+        out = np.empty((h, w, 3), dtype=np.uint8)
+        for channel, shift in enumerate(self.canvas.get_shifts()[:3]):
+            byte = shift // 8 if sys.byteorder == "little" else 3 - shift // 8
+            out[:, :, channel] = pixels[:, :, byte]
+        return out
 
     def close(self) -> None:
         """Close the window (human mode); the renderer can draw arrays afterwards."""
@@ -602,7 +288,7 @@ class LanderRenderer:
         if surf is None:
             surf = font.render(text, True, color)
             self._text_cache[key] = surf
-            if len(self._text_cache) > 600:
+            if len(self._text_cache) > TEXT_CACHE_SIZE:
                 self._text_cache.popitem(last=False)
         else:
             self._text_cache.move_to_end(key)
@@ -721,7 +407,7 @@ class LanderRenderer:
     def _draw_lander_top(self, view: MapView, snap: LanderSnapshot) -> None:
         cx, cy = (float(v) for v in view.to_screen(snap.position[0], snap.position[1]))
         scale = view.px_per_m_x
-        rotation = _quaternion_matrix(snap.attitude)
+        rotation = quaternion_matrix(snap.attitude)
         foot_px = self.foot_radius_m * scale
         if foot_px >= MIN_SCALE_DRAW_PX:
             feet = np.array(self.scenario.lander.leg_feet_m) @ rotation.T
@@ -779,7 +465,7 @@ class LanderRenderer:
                         shadow=True)
 
     def _draw_scale_bar(self, view: MapView) -> None:
-        x, y, w, h = view.rect
+        x, y, _, h = view.rect
         pad = self.layout.pad
         length_m = grid_step(view)  # the scale bar is one grid square
         length_px = length_m * view.px_per_m_x
@@ -799,11 +485,11 @@ class LanderRenderer:
         pad = self.layout.pad
         width = max(s.get_width() for s in [title, *details]) + 3 * pad
         height = title.get_height() + sum(s.get_height() + 2 for s in details) + pad
-        x, y, w, h = view.rect
+        x, y, w, _ = view.rect
         box = pygame.Rect(0, 0, width, height)
         box.midtop = (x + w // 2, y + 2 * pad)
         backdrop = pygame.Surface(box.size, pygame.SRCALPHA)
-        backdrop.fill((*PANEL, 220))
+        backdrop.fill((*PANEL, BANNER_ALPHA))
         self.canvas.blit(backdrop, box)
         pygame.draw.rect(self.canvas, color, box, 2)
         top = box.top + pad // 2
@@ -858,14 +544,12 @@ class LanderRenderer:
         self._blit_text("SENSORS", self.small, TEXT_DIM, (left, row + 2))
         sx = right
         for label in reversed(list(snap.sensors)):
-            ok = snap.sensors[label]
-            color = NA_COLOR if ok is None else (OK_COLOR if ok else BAD_COLOR)
+            color = OK_COLOR if snap.sensors[label] else BAD_COLOR
             rect = self._blit_text(label, self.small, color, (sx, row + 2), anchor="topright")
             pygame.draw.circle(self.canvas, color, (rect.left - 7, rect.centery), max(3, round(4 * lay.scale)))
             sx = rect.left - 16
         row += lay.line
-        if snap.altimeter_range_m is not None:
-            line("ALTIMETER", strings["altimeter"], TEXT if snap.sensors.get("ALT") is not False else BAD_COLOR)
+        line("ALTIMETER", strings["altimeter"], TEXT if snap.sensors["ALT"] else BAD_COLOR)
         faults = strings["faults"]
         self._blit_text("FAULTS", self.small, TEXT_DIM, (left, row + 2))
         self._blit_text(faults, self.small if len(faults) > 18 else self.font, BAD_COLOR if snap.faults else TEXT_DIM,
@@ -878,11 +562,11 @@ class LanderRenderer:
     def _draw_throttle(self, snap: LanderSnapshot, left: int, right: int, top: int) -> None:
         lay = self.layout
         self._blit_text("THROTTLE", self.small, TEXT_DIM, (left, top + 2))
-        mean = float(np.mean(snap.throttle)) if len(snap.throttle) else 0.0
+        mean = float(np.mean(snap.throttle))
         self._blit_text(f"{100 * mean:.0f}%", self.font, TEXT, (left, top + lay.line), anchor="topleft")
         n = len(snap.throttle)
         area_left = left + (right - left) * 0.42
-        slot = (right - area_left) / max(n, 1)
+        slot = (right - area_left) / n
         bar_w = max(4, min(round(16 * lay.scale), round(slot * 0.6)))
         bar_h = round(lay.line * 1.7)
         for k in range(n):
@@ -937,7 +621,7 @@ class LanderRenderer:
         ahead_pts = horizontal[None, :] + u[:, None] * ahead_dir[None, :]
         ahead_ground = sampler.heights(ahead_pts[:, 0] + site[0], ahead_pts[:, 1] + site[1]) - site[2]
         # Where the flown track is shorter than the view, continue the line backwards.
-        missing = behind_span * 1.02 - (past_back[0] if len(past_back) else 0.0)
+        missing = behind_span * 1.02 - past_back[0]
         xs = [lander_x - past_back * ppm, lander_x + u * ppm]
         zs = [past[:, 3], ahead_ground]
         if missing > 0:
@@ -1001,14 +685,14 @@ class LanderRenderer:
             return
         half = BODY_HALF_WIDTH * foot_r
         top, bottom = BODY_TOP * depth, -BODY_BOTTOM * depth
-        throttle = float(np.mean(snap.throttle)) if len(snap.throttle) and not snap.ended else 0.0
+        throttle = 0.0 if snap.ended else float(np.mean(snap.throttle))
         if throttle > 0.01:
             flame = to_screen([(-0.25 * half, bottom - 0.25 * depth), (0.25 * half, bottom - 0.25 * depth),
                                (0.0, bottom - 0.25 * depth - (0.4 + 1.4 * throttle) * depth)])
             pygame.draw.polygon(self.canvas, FLAME_COLOR, flame)
         nozzle = to_screen([(-0.18 * half, bottom), (0.18 * half, bottom), (0.3 * half, bottom - 0.25 * depth),
                             (-0.3 * half, bottom - 0.25 * depth)])
-        pygame.draw.polygon(self.canvas, (120, 120, 128), nozzle)
+        pygame.draw.polygon(self.canvas, NOZZLE_COLOR, nozzle)
         width = max(2, round(0.06 * foot_r * ppm))
         for side in (-1.0, 1.0):
             leg = to_screen([(side * half * 0.8, bottom * 0.3), (side * foot_r, -depth)])

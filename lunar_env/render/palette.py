@@ -1,0 +1,25 @@
+"""The renderer's colours (RGB, 0-255), shared by the HUD text (verdict colours) and the drawing."""
+
+BACKGROUND = (9, 11, 19)
+PANEL = (15, 18, 29)
+PANEL_EDGE = (44, 50, 70)
+TEXT = (228, 231, 238)
+TEXT_DIM = (132, 140, 160)
+TARGET_COLOR = (40, 222, 200)
+TRACK_COLOR = (255, 172, 40)
+LANDER_COLOR = (255, 255, 255)
+LANDER_BODY = (214, 200, 150)  # gold foil
+NOZZLE_COLOR = (120, 120, 128)
+OUTLINE = (10, 10, 14)
+VELOCITY_COLOR = (120, 196, 255)
+GRID_COLOR = (66, 80, 112)
+SUN_COLOR = (255, 212, 80)
+FLAME_COLOR = (255, 150, 50)
+OK_COLOR = (84, 222, 112)
+WARN_COLOR = (255, 190, 60)
+BAD_COLOR = (255, 82, 70)
+SKY = (11, 13, 24)
+GROUND_FILL = (84, 86, 94)
+GROUND_EDGE = (176, 178, 186)
+BAR_BACK = (38, 43, 60)
+BANNER_ALPHA = 220  # opacity (0-255) of the panel colour behind the end-of-episode banner
