@@ -192,7 +192,7 @@ def _sweep(tmp_path: Path, **changes) -> Path:
 
 
 def test_sweep_files_are_type_checked_naming_the_key(tmp_path):
-    from training.sweep import load_sweep
+    from training.sweep_spec import load_sweep
 
     assert load_sweep(_sweep(tmp_path)).trials == 2
     for changes, message in (({"name": "../up"}, "sweep.name must be a plain folder name"),
@@ -209,8 +209,51 @@ def test_sweep_files_are_type_checked_naming_the_key(tmp_path):
             load_sweep(_sweep(tmp_path, **changes))
 
 
+_SPEC_WITHOUT_RAY = """
+import json, sys
+from pathlib import Path
+sys.modules["ray"] = None  # every `import ray` now raises ImportError
+from training.sweep_spec import load_sweep
+shipped = load_sweep(Path(sys.argv[1]))
+small = load_sweep(Path(sys.argv[2]))
+try:
+    load_sweep(Path(sys.argv[3]))
+    refusal = None
+except ValueError as err:
+    refusal = str(err)
+print(json.dumps({"shipped": [shipped.name, shipped.trials, [[p.key, p.kind, list(p.values)] for p in shipped.search_space]],
+                  "small": [small.name, small.trials, small.trial_config({}).total_timesteps],
+                  "refusal": refusal, "ray_imported": sys.modules["ray"] is not None}))
+"""
+
+
+def test_a_sweep_file_is_read_and_checked_without_ray(tmp_path):
+    """training.sweep_spec parses and validates a sweep file with Ray blocked from importing."""
+    import json
+    import subprocess
+    import sys
+
+    shipped = REPO / "training" / "sweeps" / "ppo_3dof.yaml"
+    small = _sweep(tmp_path)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(yaml.safe_dump({**yaml.safe_load(small.read_text()), "trials": 0}))
+    out = subprocess.run([sys.executable, "-c", _SPEC_WITHOUT_RAY, str(shipped), str(small), str(bad)],
+                         capture_output=True, text=True, cwd=REPO, check=False)
+    assert out.returncode == 0, out.stderr
+    result = json.loads(out.stdout)
+    data = yaml.safe_load(shipped.read_text())
+    expected_space = [[key, *next(iter(dist.items()))] for key, dist in data["search_space"].items()]
+    assert result["shipped"] == [data["name"], data["trials"], expected_space]
+    from training.sweep_spec import load_sweep
+
+    spec = load_sweep(small)  # here Ray may be importable: the same spec either way
+    assert result["small"] == ["s", 2, spec.trial_config({}).total_timesteps]
+    assert result["refusal"] == "sweep.trials must be an integer >= 1, got 0"
+    assert result["ray_imported"] is False
+
+
 def test_an_empty_sweep_file_or_base_config_is_refused(tmp_path):
-    from training.sweep import load_sweep
+    from training.sweep_spec import load_sweep
 
     (tmp_path / "empty.yaml").write_text("# nothing yet\n")
     with pytest.raises(ValueError, match="sweep file .* is empty"):

@@ -23,7 +23,8 @@ from lunar_env.cli import main  # noqa: E402
 from lunar_env.simulator import LanderBatch  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.multi_seed import parse_seeds, run_seeds, train_seed  # noqa: E402
-from training.sweep import load_sweep, run_sweep, score, sweep_from_dict  # noqa: E402
+from training.sweep import run_sweep, score  # noqa: E402
+from training.sweep_spec import load_sweep, sweep_from_dict  # noqa: E402
 
 # A tiny training config: few landers, short rollouts, a small net, the short hover_start scenario.
 TINY_CONFIG = {
@@ -191,7 +192,7 @@ def test_an_unreachable_cluster_address_is_reported_at_once():
 
 def test_importing_the_package_does_not_import_ray():
     code = ("import sys, lunar_env, lunar_env.cli, lunar_env.benchmark.ray_backend, training.multi_seed, training.sweep, "
-            "training.sweep_cli; lunar_env.cli.build_parser(); print('ray' in sys.modules)")
+            "training.sweep_spec, training.sweep_cli; lunar_env.cli.build_parser(); print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

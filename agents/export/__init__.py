@@ -5,7 +5,9 @@ feeds every exporter:
 
 - :mod:`agents.export.onnx_export`  ONNX graph (normalization and clipping inside), onnxruntime parity;
 - :mod:`agents.export.c_codegen`    float32 C99 (``policy.h``/``policy.c``), bit-identical across targets;
-- :mod:`agents.export.quantize`     int8 weights, int32 accumulation, fixed point (``policy_q8.h``/``.c``);
+- :mod:`agents.export.quantize`     int8 weights, int32 accumulation, fixed point: the math and its integer mirror;
+- :mod:`agents.export.c_int8`       the int8 variant as C99 text (``policy_q8.h``/``.c``);
+- :mod:`agents.export.c_snippets`   C text both C generators share (literals, status codes, helpers);
 - :mod:`agents.export.test_vectors` fixed observations with float64 reference actions;
 - :mod:`agents.export.staleness`    a checked-in export against a fresh one, the same answer on any CPU;
 - :mod:`agents.export.toolchains`   cross compilers and qemu: build, run and size the C policies;
@@ -25,7 +27,7 @@ _PUBLIC = {
     "ActorWeights": "actor", "extract_actor": "actor", "load_actor": "actor", "reference_forward": "actor",
     "export_onnx": "onnx_export", "build_onnx": "onnx_export",
     "generate_c": "c_codegen", "write_c": "c_codegen",
-    "quantize_actor": "quantize", "generate_c_q8": "quantize", "write_c_q8": "quantize",
+    "quantize_actor": "quantize", "generate_c_q8": "c_int8", "write_c_q8": "c_int8",
     "make_test_vectors": "test_vectors", "write_test_vectors": "test_vectors", "read_test_vectors": "test_vectors",
     "CPolicy": "c_policy",
     "TARGETS": "toolchains",

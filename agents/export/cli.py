@@ -105,7 +105,8 @@ def write_export(actor, out_dir: str | Path, formats=FORMATS, safe_action=None,
 
         files += write_c(actor, out_dir / C_DIRS["c"], safe_action)
     if "c-int8" in formats:
-        from agents.export.quantize import error_budget, quantize_actor, write_c_q8
+        from agents.export.c_int8 import write_c_q8
+        from agents.export.quantize import error_budget, quantize_actor
 
         budget = error_budget(quantize_actor(actor))
         files += write_c_q8(actor, out_dir / C_DIRS["c-int8"], safe_action, budget)

@@ -36,7 +36,8 @@ import numpy as np
 
 from agents.export import write_atomic
 from agents.export.actor import ActorWeights, reference_forward
-from agents.export.c_codegen import STATUS_NONFINITE_INPUT, STATUS_OK, check_safe_action
+from agents.export.c_codegen import check_safe_action
+from agents.export.c_snippets import STATUS_NONFINITE_INPUT, STATUS_OK
 
 FILE_NAME = "test_vectors.csv"
 FORMAT_LINE = "# lunar-env policy test vectors v1"
