@@ -29,9 +29,9 @@ HEADER_NAME = "policy_q8.h"
 SOURCE_NAME = "policy_q8.c"
 MANIFEST_NAME = "policy_q8.json"
 API_PREFIX = "LUNAR_POLICY_Q8"
-# The generator the files name: the shipped exports (models/*/export/c-int8) record this path, and
-# they are checked byte for byte against a fresh export, so it changes only with a re-export of them.
-GENERATED_BY = "agents/export/quantize.py"
+# The generator the files name (the shipped exports in models/*/export/c-int8 are checked byte for
+# byte against a fresh export, so a change here goes with a re-export of them).
+GENERATED_BY = "agents/export/c_int8.py"
 
 
 def _header(q: QuantizedActor, safe: np.ndarray, budget: ErrorBudget | None) -> str:
