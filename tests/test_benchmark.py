@@ -9,11 +9,11 @@ import pytest
 from agents.policy import CallablePolicy
 from agents.registry import load_policy
 from agents.zem_zev import ZemZevGuidance
-from lunar_env.benchmark.bench_command import run_bench
-from lunar_env.benchmark.flight import wilson_interval
-from lunar_env.benchmark.report import build_report, markdown_table, scenario_summary, validate_report
-from lunar_env.benchmark.suite import ScenarioRun, attach_optimum, fly_scenario, optimum_subsample, suite_scenarios
-from lunar_env.cli import main
+from agents.bench_runner import run_bench
+from lunar_env.evaluation.stats import wilson_interval
+from lunar_env.evaluation.report import build_report, markdown_table, scenario_summary, validate_report
+from lunar_env.evaluation.suite import ScenarioRun, attach_optimum, fly_scenario, optimum_subsample, suite_scenarios
+from training.commands.main import main
 from lunar_env.physics import outcomes
 from lunar_env.simulator import LanderBatch
 

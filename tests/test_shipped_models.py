@@ -14,7 +14,7 @@ from agents.export.actor import load_actor
 from agents.export.cli import export_model, write_export
 from agents.export.staleness import COMPUTED_ATOL, COMPUTED_RTOL, compare_exports
 from agents.export.test_vectors import TestVectors, read_test_vectors, write_test_vectors
-from lunar_env.cli import SHIPPED_MODELS, shipped_model
+from agents.shipped import SHIPPED_MODELS, shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -169,8 +169,8 @@ def test_no_model_folder_keeps_a_second_copy_of_the_test_vectors():
 def test_exported_c_policy_flies_like_the_torch_policy():
     from agents.export.c_policy import CPolicy
     from agents.model_folder import SB3Policy
-    from lunar_env.benchmark.flight import wilson_interval
-    from lunar_env.benchmark.suite import fly_scenario
+    from lunar_env.evaluation.stats import wilson_interval
+    from lunar_env.evaluation.suite import fly_scenario
 
     folder = shipped_model("3dof")
     assert folder is not None
