@@ -144,11 +144,12 @@ def test_a_multi_line_value_error_is_printed_in_one_line(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- modes and metadata
 def _metadata_folder(tmp_path: Path, **fields) -> Path:
-    """A folder with only metadata.json: enough for the mode and the field checks, which come first."""
+    """A folder with only metadata.json (the shipped model's of ``fields["mode"]``, default 3dof,
+    changed by ``fields``): enough for the mode and the field checks, which come first."""
     folder = tmp_path / "model"
     folder.mkdir()
-    meta = {"format": "lunar-env-policy", "format_version": 1, "env_id": "lunar_env/SouthPole3DoF-v0",
-            "mode": "3dof", "obs_dim": 24, "act_dim": 3, **fields}
+    shipped = json.loads((shipped_model(fields.get("mode", "3dof")) / METADATA_FILE).read_text())
+    meta = {**shipped, **fields}
     (folder / METADATA_FILE).write_text(json.dumps(meta))
     return folder
 
