@@ -1,7 +1,8 @@
 """Resolve a policy given by name or path, as the ``lunar`` commands take it.
 
 Names: ``zemzev`` (ZEM/ZEV guidance, planned once per episode), ``zemzev_replan`` (the same
-law replanned every second), ``velocity_field`` (the velocity-field controller),
+law replanned every second), ``descent_profile`` (the descent-profile controller; its former
+name ``velocity_field`` is accepted too, as recorded results and model cards use it),
 ``random`` (uniform random actions). Paths: a model folder (``models/ppo_southpole_3dof``),
 an SB3 ``.zip`` without normalization statistics (read weights-only: nothing in it is unpickled),
 or an exported ``.onnx`` file.
@@ -14,7 +15,9 @@ from pathlib import Path
 from agents.policy import Policy, RandomPolicy
 from lunar_env.atomic import existing_dir
 
-BUILTIN_POLICIES = ("zemzev", "zemzev_replan", "velocity_field", "random")
+BUILTIN_POLICIES = ("zemzev", "zemzev_replan", "descent_profile", "random")
+POLICY_ALIASES = {"velocity_field": "descent_profile"}  # former names, still accepted
+ENV_MODES = ("3dof", "6dof")
 REPLAN_INTERVAL_S = 1.0  # zemzev_replan's receding-horizon interval (s)
 
 
@@ -32,7 +35,7 @@ def _check_fits(label: str, policy_mode: str | None, obs_dim: int | None, act_di
 
 def policy_mode(spec: str) -> str | None:
     """The mode a policy spec is bound to (a trained model's), or None for the built-in laws."""
-    if spec in BUILTIN_POLICIES:
+    if spec in BUILTIN_POLICIES or spec in POLICY_ALIASES:
         return None
     path = existing_dir(Path(spec))
     if path.is_dir():
@@ -42,23 +45,41 @@ def policy_mode(spec: str) -> str | None:
     return None
 
 
+def policy_env_mode(policy: str, requested: str | None, default: str) -> str:
+    """The env mode to fly ``policy`` in: a trained model's own mode, ``requested`` (--mode) for the
+    built-in laws, else ``default``. A --mode that contradicts the model is refused."""
+    if Path(policy).is_dir():
+        from agents.model_folder import read_metadata
+
+        read_metadata(policy)  # the fields' types, naming the file, before the mode is taken from it
+    bound = policy_mode(policy)
+    if bound is not None and requested is not None and requested != bound:
+        raise ValueError(f"--mode {requested} contradicts the policy {policy}, a {bound} model; "
+                         f"drop --mode or pass --mode {bound}")
+    mode = bound or requested or default
+    if mode not in ENV_MODES:
+        raise ValueError(f"mode must be one of {list(ENV_MODES)}, got {mode!r} (from {policy})")
+    return mode
+
+
 def load_policy(spec: str, batch, seed: int = 0, options: dict | None = None) -> Policy:
     """A Policy for ``batch`` (a LanderBatch) from a name or a path; clear errors when it does not fit.
 
-    ``options`` are keyword arguments of a built-in guidance law (``velocity_field``, ``zemzev``),
+    ``options`` are keyword arguments of a built-in guidance law (``descent_profile``, ``zemzev``),
     e.g. ``{"brake_accel_mps2": 0.6}``; trained policies take none.
     """
     lander = batch.scenario.lander
     options = dict(options or {})
-    if spec in ("zemzev", "zemzev_replan", "velocity_field"):
-        if spec == "velocity_field":
-            from agents.velocity_field import VelocityFieldController as law
+    law_name = POLICY_ALIASES.get(spec, spec)
+    if law_name in ("zemzev", "zemzev_replan", "descent_profile"):
+        if law_name == "descent_profile":
+            from agents.descent_profile import DescentProfileController as law
 
             settings = {}
         else:
             from agents.zem_zev import ZemZevGuidance as law
 
-            settings = {"replan_interval_s": REPLAN_INTERVAL_S if spec == "zemzev_replan" else None}
+            settings = {"replan_interval_s": REPLAN_INTERVAL_S if law_name == "zemzev_replan" else None}
         try:
             return law(lander, mode=batch.mode, **{**settings, **options})
         except TypeError as err:

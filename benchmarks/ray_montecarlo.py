@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 def bench(backend: str, args) -> tuple[float, dict]:
     """Wall time (s) of the flights and the report without its timing."""
-    from lunar_env.benchmark.bench_command import run_bench
+    from agents.bench_runner import run_bench
 
     start = time.perf_counter()
     report, _ = run_bench(args.policy, (args.scenario,), args.episodes, args.seed, args.mode, optimum_samples=0,
@@ -54,7 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     import numba
     import ray
 
-    from lunar_env.benchmark.ray_backend import SHARDS_PER_CPU, auto_shard_size, init_ray
+    from lunar_env.evaluation.ray_backend import SHARDS_PER_CPU, auto_shard_size
+    from lunar_env.ray_cluster import init_ray
     from lunar_env.atomic import write_atomic
 
     command = "python benchmarks/ray_montecarlo.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))

@@ -8,7 +8,7 @@ The same measurement is ``lunar throughput``; install the references with
 
 import sys
 
-from lunar_env.cli import main
+from training.commands.main import main
 
 if __name__ == "__main__":
     sys.exit(main(["throughput", *sys.argv[1:]]))

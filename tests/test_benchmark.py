@@ -9,11 +9,11 @@ import pytest
 from agents.policy import CallablePolicy
 from agents.registry import load_policy
 from agents.zem_zev import ZemZevGuidance
-from lunar_env.benchmark.bench_command import run_bench
-from lunar_env.benchmark.flight import wilson_interval
-from lunar_env.benchmark.report import build_report, markdown_table, scenario_summary, validate_report
-from lunar_env.benchmark.suite import ScenarioRun, attach_optimum, fly_scenario, optimum_subsample, suite_scenarios
-from lunar_env.cli import main
+from agents.bench_runner import run_bench
+from lunar_env.evaluation.stats import wilson_interval
+from lunar_env.evaluation.report import build_report, markdown_table, scenario_summary, validate_report
+from lunar_env.evaluation.suite import ScenarioRun, attach_optimum, fly_scenario, optimum_subsample, suite_scenarios
+from training.commands.main import main
 from lunar_env.physics import outcomes
 from lunar_env.simulator import LanderBatch
 
@@ -225,3 +225,25 @@ def test_zemzev_refuses_a_negative_replan_interval():
     lander = LanderBatch("nominal", 1).scenario.lander
     with pytest.raises(ValueError, match="replan_interval_s"):
         ZemZevGuidance(lander, replan_interval_s=-1.0)
+
+
+def test_the_former_package_lunar_env_benchmark_is_a_deprecated_alias():
+    """``lunar_env.benchmark`` still imports, for one release, with a DeprecationWarning, and hands
+    out the very modules of ``lunar_env.evaluation`` (and ``lunar_env.throughput``)."""
+    import subprocess
+    import sys
+
+    refused = subprocess.run([sys.executable, "-W", "error::DeprecationWarning", "-c", "import lunar_env.benchmark"],
+                             capture_output=True, text=True)
+    assert refused.returncode != 0 and "lunar_env.evaluation" in refused.stderr
+    code = ("import warnings; warnings.simplefilter('ignore', DeprecationWarning)\n"
+            "import lunar_env.benchmark.suite as old_suite, lunar_env.evaluation.suite as suite\n"
+            "import lunar_env.benchmark.report as old_report, lunar_env.evaluation.report as report\n"
+            "import lunar_env.benchmark.throughput as old_tp, lunar_env.throughput as tp\n"
+            "from lunar_env.benchmark.flight import wilson_interval\n"
+            "from lunar_env.benchmark.ray_backend import init_ray, fly_scenario_ray, require_ray\n"
+            "from lunar_env.evaluation.stats import wilson_interval as new_wilson\n"
+            "assert old_suite is suite and old_report is report and old_tp is tp and wilson_interval is new_wilson\n"
+            "print('ok')")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr

@@ -9,11 +9,12 @@ from pathlib import Path
 
 import pytest
 
-import lunar_env.benchmark.bench_command as bench_command
 import lunar_env.render.episode as render_episode_module
+from agents import bench_runner
 from agents.model_folder import METADATA_FILE, ModelFolderError, check_metadata_fields
-from lunar_env.cli import DEBUG_ENV, main, shipped_model
-from lunar_env.command_checks import OutputPathError, check_output_dir, check_output_file
+from agents.shipped import shipped_model
+from lunar_env.output_paths import OutputPathError, check_output_dir, check_output_file
+from training.commands.main import DEBUG_ENV, main
 
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 
@@ -30,7 +31,7 @@ def _no_flight(monkeypatch):
     def refuse(*args, **kwargs):
         pytest.fail("an episode was flown before the output path was checked")
 
-    monkeypatch.setattr(bench_command, "run_bench", refuse)
+    monkeypatch.setattr(bench_runner, "run_bench", refuse)
     monkeypatch.setattr(render_episode_module, "render_episode", refuse)
 
 
@@ -85,8 +86,8 @@ def test_bench_out_under_a_file_fails_before_any_episode(tmp_path, monkeypatch, 
 
 
 def test_the_other_commands_check_their_outputs_before_the_work(tmp_path, monkeypatch, capsys):
-    import lunar_env.benchmark.throughput as throughput
     import training.train
+    from lunar_env import throughput
 
     _no_flight(monkeypatch)
     monkeypatch.setattr(throughput, "run", lambda *a, **k: pytest.fail("measured before checking --json"))
@@ -119,12 +120,12 @@ def test_output_checks_create_nothing(tmp_path):
 
 # ----------------------------------------------------------------------------- any error, one line
 def test_an_os_error_escaping_a_command_is_one_line_with_exit_code_2(monkeypatch, capsys):
-    import lunar_env.cli as cli
+    import training.commands.envs as envs_command
 
     def broken(args):
         raise PermissionError(13, "Permission denied", "/somewhere/bench.json")
 
-    monkeypatch.setattr(cli, "cmd_envs", broken)
+    monkeypatch.setattr(envs_command, "cmd_envs", broken)
     assert main(["envs"]) == 2
     err = _one_line_error(capsys, "envs")
     assert err == "lunar envs: error: /somewhere/bench.json: Permission denied\n"
@@ -143,15 +144,12 @@ def test_a_multi_line_value_error_is_printed_in_one_line(tmp_path, capsys):
 
 # ----------------------------------------------------------------------------- modes and metadata
 def _metadata_folder(tmp_path: Path, **fields) -> Path:
-    """A folder with only metadata.json: enough for the mode and the field checks, which come first."""
+    """A folder with only metadata.json (the shipped model's of ``fields["mode"]``, default 3dof,
+    changed by ``fields``): enough for the mode and the field checks, which come first."""
     folder = tmp_path / "model"
     folder.mkdir()
-    shipped = json.loads((Path(__file__).resolve().parents[1] / "models" / "ppo_southpole_3dof" / METADATA_FILE)
-                         .read_text())  # a valid format-2 metadata.json
+    shipped = json.loads((shipped_model(fields.get("mode", "3dof")) / METADATA_FILE).read_text())
     meta = {**shipped, **fields}
-    if "act_dim" in fields:  # the network description says the same
-        meta["network"] = {**meta["network"], "act_dim": fields["act_dim"],
-                           "action_low": [-1.0] * fields["act_dim"], "action_high": [1.0] * fields["act_dim"]}
     (folder / METADATA_FILE).write_text(json.dumps(meta))
     return folder
 
@@ -184,7 +182,7 @@ def test_demo_and_bench_fly_a_model_folder_in_its_own_mode(tmp_path, monkeypatch
         seen.append(mode)
         raise Stop
 
-    monkeypatch.setattr(bench_command, "run_bench", record)
+    monkeypatch.setattr(bench_runner, "run_bench", record)
     folder = _metadata_folder(tmp_path, mode="6dof", act_dim=7, env_id="lunar_env/SouthPole-v0")
     for command in ("demo", "bench"):
         with pytest.raises(Stop):

@@ -14,7 +14,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from lunar_env.cli import main
+from training.commands.main import main
 from training.config import PPOConfig, TrainConfig, config_from_dict, load_config
 from training.pretrain_config import PretrainConfig
 

@@ -4,7 +4,7 @@ import numba
 import numpy as np
 import pytest
 
-from agents import VelocityFieldController
+from agents import DescentProfileController
 from lunar_env.simulator import LanderBatch
 
 
@@ -14,7 +14,7 @@ def fly(num_landers, seed=7, steps=300, mode="6dof", threads=None):
         numba.set_num_threads(threads)
     try:
         batch = LanderBatch("nominal", num_landers, mode=mode)
-        policy = VelocityFieldController(batch.scenario.lander, mode=mode)
+        policy = DescentProfileController(batch.scenario.lander, mode=mode)
         obs = batch.reset(seed=seed)
         trace = [obs.copy()]
         rewards = []

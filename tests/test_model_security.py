@@ -116,7 +116,7 @@ def test_the_payloads_are_live_when_unpickled_the_old_way(tmp_path, sb3_zip):
 def test_bench_reads_a_zip_with_pickled_data_weights_only_and_never_runs_it(tmp_path, sb3_zip):
     marker = tmp_path / "ran"
     zip_path = evil_data_zip(shutil.copy(sb3_zip, tmp_path / "evil.zip"), marker)
-    proc = subprocess.run([sys.executable, "-m", "lunar_env.cli", "bench", "--policy", str(zip_path), "--scenario",
+    proc = subprocess.run([sys.executable, "-m", "training.commands", "bench", "--policy", str(zip_path), "--scenario",
                            "hover_start", "--episodes", "2", "--optimum-samples", "0", "--no-plots", "--quiet",
                            "--out", str(tmp_path / "bench")], cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr
@@ -130,7 +130,7 @@ def test_a_zip_whose_weights_carry_a_pickle_is_refused_and_never_run(tmp_path, s
     batch = LanderBatch("hover_start", 1, mode="3dof")
     with pytest.raises(ModelFolderError, match="policy.pth is corrupt or holds objects other than tensors"):
         load_policy(str(zip_path), batch)
-    from lunar_env.cli import main
+    from training.commands.main import main
 
     assert main(["bench", "--policy", str(zip_path), "--scenario", "hover_start", "--episodes", "1",
                  "--optimum-samples", "0", "--no-plots", "--quiet", "--out", str(tmp_path / "bench")]) == 2
@@ -166,7 +166,7 @@ def test_a_model_folder_holding_a_pickled_array_is_refused_and_never_run(tmp_pat
     for load in (load_model_folder, load_actor, lambda p: load_policy(str(p), batch)):
         with pytest.raises(ModelFolderError, match=f"{name}: corrupt, or holds pickled objects .refused, nothing in it was run"):
             load(folder)
-    from lunar_env.cli import main
+    from training.commands.main import main
 
     assert main(["bench", "--policy", str(folder), "--scenario", "hover_start", "--episodes", "1",
                  "--optimum-samples", "0", "--no-plots", "--quiet", "--out", str(tmp_path / "bench")]) == 2

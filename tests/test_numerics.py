@@ -147,8 +147,8 @@ def test_a_non_finite_state_ends_the_lander_as_numerical_error():
 
 
 def test_the_benchmark_counts_numerical_errors():
-    from lunar_env.benchmark.report import scenario_summary
-    from lunar_env.benchmark.suite import ScenarioRun
+    from lunar_env.evaluation.report import scenario_summary
+    from lunar_env.evaluation.suite import ScenarioRun
 
     metrics = {"is_success": np.array([True, False]), "outcome": np.array([outcomes.LANDED, outcomes.NUMERICAL_ERROR]),
                "miss_distance": np.array([1.0, np.nan]), "touchdown_vertical_speed": np.array([1.0, np.nan]),

@@ -17,9 +17,11 @@ ray = pytest.importorskip("ray")
 from agents.model_folder import load_model_folder, read_metadata  # noqa: E402
 from agents.policy import Policy  # noqa: E402
 from agents.zem_zev import ZemZevGuidance  # noqa: E402
-from lunar_env.benchmark.ray_backend import check_reachable, fly_scenario_ray, merge_shards, shard_ranges  # noqa: E402
-from lunar_env.benchmark.suite import fly_scenario  # noqa: E402
-from lunar_env.cli import main  # noqa: E402
+from agents.bench_runner import fly_scenario_ray  # noqa: E402
+from lunar_env.evaluation.suite import merge_shards, shard_ranges  # noqa: E402
+from lunar_env.ray_cluster import check_reachable  # noqa: E402
+from lunar_env.evaluation.suite import fly_scenario  # noqa: E402
+from training.commands.main import main  # noqa: E402
 from lunar_env.simulator import LanderBatch  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.multi_seed import parse_seeds, run_seeds, train_seed  # noqa: E402
@@ -191,8 +193,9 @@ def test_an_unreachable_cluster_address_is_reported_at_once():
 
 
 def test_importing_the_package_does_not_import_ray():
-    code = ("import sys, lunar_env, lunar_env.cli, lunar_env.benchmark.ray_backend, training.multi_seed, training.sweep, "
-            "training.sweep_spec, training.sweep_cli; lunar_env.cli.build_parser(); print('ray' in sys.modules)")
+    code = ("import sys, lunar_env, lunar_env.ray_cluster, lunar_env.evaluation.ray_backend, agents.bench_runner, "
+            "training.multi_seed, training.sweep, training.sweep_spec, training.commands.sweep, training.commands.main; "
+            "training.commands.main.build_parser(); print('ray' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 

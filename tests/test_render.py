@@ -20,7 +20,7 @@ import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 
 import lunar_env  # noqa: E402, F401  (registers the environments)
-from agents.velocity_field import VelocityFieldController  # noqa: E402
+from agents.descent_profile import DescentProfileController  # noqa: E402
 from lunar_env.envs import SouthPoleEnv, SouthPoleVectorEnv  # noqa: E402
 from lunar_env.faults import FAULT_NAMES, FaultOnset, FaultSpec, fault_bit  # noqa: E402
 from lunar_env.physics import state as S  # noqa: E402
@@ -29,7 +29,7 @@ from lunar_env.render import map_geometry as G  # noqa: E402
 from lunar_env.render import palette  # noqa: E402
 from lunar_env.render import renderer as R  # noqa: E402
 from lunar_env.render import shading  # noqa: E402
-from lunar_env.render.cli import DEFAULT_SIZE_TEXT, add_render_command, parse_size  # noqa: E402
+from training.commands.render import DEFAULT_SIZE_TEXT, add_render_command, parse_size  # noqa: E402
 from lunar_env.render.episode import frame_indices, render_episode  # noqa: E402
 from lunar_env.render.snapshot import SENSOR_FIELDS, hud_strings  # noqa: E402
 from lunar_env.render.video import VideoWriter, write_video  # noqa: E402
@@ -77,9 +77,9 @@ def crater_tile(sun_azimuth_deg=270.0, sun_elevation_deg=1.5):
 
 
 def fly(env, steps, seed=0):
-    """Reset and step an env with the velocity-field controller; returns the observations."""
+    """Reset and step an env with the descent-profile controller; returns the observations."""
     unwrapped = env.unwrapped
-    policy = VelocityFieldController(unwrapped.scenario.lander, mode=unwrapped.batch.mode)
+    policy = DescentProfileController(unwrapped.scenario.lander, mode=unwrapped.batch.mode)
     obs, _ = env.reset(seed=seed)
     seen = [obs]
     for _ in range(steps):
@@ -130,7 +130,7 @@ def test_hud_strings_report_the_state():
     tile = plane_tile(0.05, -0.02)
     batch = LanderBatch("hover_start", 1, observation_mode="truth", terrain_tiles=[tile])
     renderer = R.LanderRenderer.for_batch(batch, size=SMALL)
-    policy = VelocityFieldController(batch.scenario.lander, mode="6dof")
+    policy = DescentProfileController(batch.scenario.lander, mode="6dof")
     obs = batch.reset(seed=3)
     for _ in range(40):
         obs, *_ = batch.step(policy.act(obs))
@@ -159,7 +159,7 @@ def test_hud_strings_report_the_state():
 def test_hud_reports_the_verdict_and_touchdown_metrics_at_the_end():
     batch = LanderBatch("hover_start", 1)
     renderer = R.LanderRenderer.for_batch(batch, size=SMALL)
-    policy = VelocityFieldController(batch.scenario.lander, mode="6dof")
+    policy = DescentProfileController(batch.scenario.lander, mode="6dof")
     obs = batch.reset(seed=0)
     for _ in range(batch.scenario.max_steps):
         obs, _, terminated, truncated = batch.step(policy.act(obs))
@@ -284,7 +284,7 @@ def test_vector_env_draws_the_chosen_lander_and_restarts_its_track_after_autores
     position = envs.batch.state.position[2, :2]
     sx, sy = view.renderer.map_view.to_screen(*position)
     assert abs(float(sx) - view.renderer.layout.map[2] / 2) <= 1.0 and abs(float(sy) - 320) <= 1.0
-    policy = VelocityFieldController(envs.batch.scenario.lander, mode="6dof")
+    policy = DescentProfileController(envs.batch.scenario.lander, mode="6dof")
     obs, _ = envs.reset(seed=5)
     for _ in range(envs.batch.scenario.max_steps):
         obs, _, terminated, truncated, _ = envs.step(policy.act(obs))
@@ -313,7 +313,7 @@ def test_human_mode_opens_a_window_and_returns_none():
 def test_rendering_does_not_change_the_episode():
     plain = SouthPoleEnv(scenario="hover_start")
     drawn = SouthPoleEnv(scenario="hover_start", render_mode="rgb_array")
-    policy = VelocityFieldController(plain.scenario.lander, mode="6dof")
+    policy = DescentProfileController(plain.scenario.lander, mode="6dof")
     obs_a, _ = plain.reset(seed=11)
     obs_b, _ = drawn.reset(seed=11)
     for step in range(200):
@@ -524,7 +524,7 @@ def test_clipped_runs_keep_the_visible_part_of_a_polyline():
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])
 def test_render_episode_writes_a_video_that_decodes(tmp_path, suffix):
     out = tmp_path / f"episode{suffix}"
-    result = render_episode(lambda batch: VelocityFieldController(batch.scenario.lander, mode="6dof"),
+    result = render_episode(lambda batch: DescentProfileController(batch.scenario.lander, mode="6dof"),
                             scenario="hover_start", seed=0, out_path=out, max_frames=12, fps=10, size=SMALL,
                             hold_final_s=0.5, progress=False)
     assert result.path == out and out.exists()
@@ -547,11 +547,11 @@ def test_render_episode_writes_a_video_that_decodes(tmp_path, suffix):
 
 
 def test_render_episode_flies_the_lander_of_the_given_batch_index(tmp_path):
-    result = render_episode(lambda batch: VelocityFieldController(batch.scenario.lander, mode="3dof"),
+    result = render_episode(lambda batch: DescentProfileController(batch.scenario.lander, mode="3dof"),
                             scenario="hover_start", mode="3dof", seed=4, out_path=tmp_path / "e.gif", max_frames=3,
                             size=SMALL, lander_index=2, hold_final_s=0.0, progress=False)
     batch = LanderBatch("hover_start", 3, mode="3dof")
-    policy = VelocityFieldController(batch.scenario.lander, mode="3dof")
+    policy = DescentProfileController(batch.scenario.lander, mode="3dof")
     obs = batch.reset(seed=4)
     for _ in range(batch.scenario.max_steps):
         obs, _, terminated, truncated = batch.step(policy.act(obs))
@@ -563,7 +563,7 @@ def test_render_episode_flies_the_lander_of_the_given_batch_index(tmp_path):
 
 
 def test_render_episode_refuses_bad_arguments(tmp_path):
-    policy = VelocityFieldController
+    policy = DescentProfileController
     with pytest.raises(ValueError, match=r"\.mp4"):
         render_episode(policy, out_path=tmp_path / "e.avi", progress=False)
     with pytest.raises(ValueError, match="max_frames"):
@@ -575,7 +575,7 @@ def test_render_episode_refuses_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="gif_colors"):
         render_episode(policy, out_path=tmp_path / "e.gif", gif_colors=300, progress=False)
     with pytest.raises(ValueError, match="3dof action space"):
-        render_episode(VelocityFieldController(LanderBatch().scenario.lander, mode="3dof"), mode="6dof",
+        render_episode(DescentProfileController(LanderBatch().scenario.lander, mode="3dof"), mode="6dof",
                        out_path=tmp_path / "e.gif", progress=False)
     assert not list(tmp_path.iterdir())
 
@@ -683,7 +683,7 @@ def _parser():
 
 def test_lunar_render_command_writes_a_gif(tmp_path, capsys):
     out = tmp_path / "landing.gif"
-    args = _parser().parse_args(["render", "--policy", "velocity_field", "--scenario", "hover_start", "--mode", "3dof",
+    args = _parser().parse_args(["render", "--policy", "descent_profile", "--scenario", "hover_start", "--mode", "3dof",
                                  "--seed", "2", "--out", str(out), "--size", "480x320", "--max-frames", "6",
                                  "--fps", "5"])
     assert args.func(args) == 0

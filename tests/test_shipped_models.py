@@ -14,7 +14,7 @@ from agents.export.actor import load_actor
 from agents.export.cli import export_model, write_export
 from agents.export.staleness import COMPUTED_ATOL, COMPUTED_RTOL, compare_exports
 from agents.export.test_vectors import TestVectors, read_test_vectors, write_test_vectors
-from lunar_env.cli import SHIPPED_MODELS, shipped_model
+from agents.shipped import SHIPPED_MODELS, shipped_model
 
 ROOT = Path(__file__).resolve().parents[1]
 MODELS = ROOT / "models"
@@ -169,8 +169,8 @@ def test_no_model_folder_keeps_a_second_copy_of_the_test_vectors():
 def test_exported_c_policy_flies_like_the_torch_policy():
     from agents.export.c_policy import CPolicy
     from agents.model_folder import SB3Policy
-    from lunar_env.benchmark.flight import wilson_interval
-    from lunar_env.benchmark.suite import fly_scenario
+    from lunar_env.evaluation.stats import wilson_interval
+    from lunar_env.evaluation.suite import fly_scenario
 
     folder = shipped_model("3dof")
     assert folder is not None
@@ -185,3 +185,63 @@ def test_exported_c_policy_flies_like_the_torch_policy():
     assert low <= c_landed / episodes <= high
     # float32 C against the float32 torch network: the same outcome in nearly every episode
     assert (torch_run.metrics["outcome"] == c_run.metrics["outcome"]).mean() >= 0.95
+
+
+# ------------------------------------------------------------------------- installed from a wheel
+WHEEL_SOURCES = ("pyproject.toml", "README.md", "lunar_env", "agents", "training", "models")
+WHEEL_DATA_MODELS = "share/lunar-env/models"  # under <name>-<version>.data/data/, i.e. under the install prefix
+
+
+def test_shipped_model_is_found_in_an_installed_data_folder_after_the_checkout(tmp_path):
+    """The lookup tries the checkout's models/ first, then an installed copy; None when neither has it."""
+    from agents.shipped import INSTALLED_MODELS_DIR, model_dirs
+
+    installed = tmp_path / "prefix" / INSTALLED_MODELS_DIR
+    shutil.copytree(shipped_model("3dof"), installed / SHIPPED_MODELS["3dof"])
+    empty_checkout = tmp_path / "checkout" / "models"
+    empty_checkout.mkdir(parents=True)
+    assert shipped_model("3dof", search=[empty_checkout, installed]) == installed / SHIPPED_MODELS["3dof"]
+    assert shipped_model("6dof", search=[empty_checkout, installed]) is None
+    assert shipped_model("3dof", search=[MODELS, installed]) == MODELS / SHIPPED_MODELS["3dof"]  # checkout first
+    dirs = model_dirs()
+    assert dirs[0] == MODELS and any(d.parts[-3:] == INSTALLED_MODELS_DIR.parts for d in dirs[1:])
+    with pytest.raises(ValueError, match="mode must be one of"):
+        shipped_model("2dof")
+
+
+def test_the_wheel_carries_the_shipped_models_where_the_lookup_finds_them(tmp_path):
+    """Build a wheel from a clean copy of the sources (a few seconds) and check that every file of
+    models/ is in it as data under share/lunar-env/models, byte for byte, and found there."""
+    import subprocess
+    import sys
+    import zipfile
+
+    pytest.importorskip("setuptools", minversion="70.1")  # builds wheels by itself from 70.1 (dev extra)
+    source = tmp_path / "src"  # a copy, so that no build/ or egg-info of the checkout gets in
+    source.mkdir()
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc", "*.egg-info", "build")
+    for name in WHEEL_SOURCES:
+        if (ROOT / name).is_dir():
+            shutil.copytree(ROOT / name, source / name, ignore=ignore)
+        else:
+            shutil.copy2(ROOT / name, source / name)
+    out = subprocess.run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q",
+                          "-w", str(tmp_path / "wheel"), str(source)], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    (wheel,) = (tmp_path / "wheel").glob("lunar_env-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = set(archive.namelist())
+        (data_dir,) = {n.split("/")[0] for n in names if n.split("/")[0].endswith(".data")}
+        shipped = sorted(p.relative_to(MODELS).as_posix() for p in MODELS.rglob("*") if p.is_file())
+        assert shipped, "models/ is empty"
+        missing = [f for f in shipped if f"{data_dir}/data/{WHEEL_DATA_MODELS}/{f}" not in names]
+        assert not missing, f"the wheel lacks these shipped model files: {missing}"
+        for f in shipped:
+            assert archive.read(f"{data_dir}/data/{WHEEL_DATA_MODELS}/{f}") == (MODELS / f).read_bytes(), f
+        assert "lunar_env/evaluation/bench_schema.json" in names and "agents/shipped.py" in names
+        entry_points = archive.read(next(n for n in names if n.endswith(".dist-info/entry_points.txt"))).decode()
+        assert "lunar = training.commands.main:main" in entry_points
+        archive.extractall(tmp_path / "unpacked", [n for n in names if n.startswith(f"{data_dir}/data/")])
+    installed = tmp_path / "unpacked" / data_dir / "data" / WHEEL_DATA_MODELS  # what <prefix>/share/... receives
+    for mode, name in SHIPPED_MODELS.items():
+        assert shipped_model(mode, search=[tmp_path / "no_checkout", installed]) == installed / name

@@ -11,9 +11,10 @@ import pytest
 
 from agents.model_folder import ModelFolderError, SB3Policy, load_model_folder
 from agents.registry import load_policy
-from lunar_env.benchmark.suite import fly_scenario
-from lunar_env.cli import main, shipped_model
+from agents.shipped import shipped_model
+from lunar_env.evaluation.suite import fly_scenario
 from lunar_env.simulator import LanderBatch
+from training.commands.main import main
 from training.config import config_from_dict, load_config
 from training.train import TrainingError, train
 
@@ -111,7 +112,12 @@ def test_resume_without_unpickling_continues_exactly_as_ppo_load_did(tiny_run, t
 def test_normalization_checkpoint_holds_what_the_vecnormalize_pickle_held(tmp_path):
     from stable_baselines3.common.vec_env import VecNormalize
 
-    from training.train import FixedStatistics, _restore_normalization, _save_normalization, make_env
+    from training.train import (
+        FixedStatistics,
+        _restore_normalization,
+        _save_normalization,
+        make_env,
+    )
 
     config = config_from_dict(TINY)
     env = make_env(config)
@@ -189,11 +195,11 @@ def test_shipped_models_load_and_land_a_seeded_batch(mode):
 
 
 def test_dagger_flights_are_flown_by_the_student_and_labelled_by_the_expert():
-    from agents.velocity_field import VelocityFieldController
+    from agents.descent_profile import DescentProfileController
     from training.pretrain import collect_demonstrations
     from training.pretrain_config import PretrainConfig
 
-    config = PretrainConfig(expert="velocity_field", episodes=8, action_noise=0.0)
+    config = PretrainConfig(expert="descent_profile", episodes=8, action_noise=0.0)
     expert_obs, _ = collect_demonstrations("hover_start", "3dof", "sensors", config, seed=5, progress=False)
 
     def falling_student(obs):  # minimum thrust: the lander falls and crashes
@@ -201,7 +207,7 @@ def test_dagger_flights_are_flown_by_the_student_and_labelled_by_the_expert():
 
     obs, labels = collect_demonstrations("hover_start", "3dof", "sensors", config, seed=5, progress=False,
                                          student=falling_student)
-    expert = VelocityFieldController(LanderBatch("hover_start").scenario.lander)
+    expert = DescentProfileController(LanderBatch("hover_start").scenario.lander)
     np.testing.assert_array_equal(labels, expert.act(obs))  # the (stateless) expert labelled every state
     assert len(obs) < 0.75 * len(expert_obs)  # the falling student's flights ended sooner: it flew
 
@@ -212,7 +218,7 @@ def test_warm_start_clones_the_expert_and_dagger_evaluates_each_round(tmp_path):
 
     config = config_from_dict({**TINY, "total_timesteps": 1024, "eval_every_steps": 100_000,
                                "ppo": {**TINY["ppo"], "net_arch": [64, 64]},
-                               "pretrain": {"expert": "velocity_field", "episodes": 16, "epochs": 30,
+                               "pretrain": {"expert": "descent_profile", "episodes": 16, "epochs": 30,
                                             "batch_size": 512, "critic_warmup_steps": 100_000,
                                             "dagger_rounds": 1, "dagger_episodes": 8, "dagger_epochs": 5}})
     run_dir = train(config, tmp_path / "warm", progress=False)
@@ -221,7 +227,7 @@ def test_warm_start_clones_the_expert_and_dagger_evaluates_each_round(tmp_path):
     folder = load_model_folder(run_dir / "final")
     # Fresh expert flights (other seeds): the clone acts like the expert along them.
     obs, expert = collect_demonstrations("hover_start", "3dof", "sensors",
-                                         PretrainConfig(expert="velocity_field", episodes=16, action_noise=0.0),
+                                         PretrainConfig(expert="descent_profile", episodes=16, action_noise=0.0),
                                          seed=9, progress=False)
     clone = actor_mean(folder.model, folder.normalize)(obs)
     # The actor was frozen after cloning (critic warm-up), so it still acts like the expert: it
@@ -246,8 +252,8 @@ def test_low_altitude_samples_weigh_more_and_bad_pretrain_settings_are_named():
 
 
 def test_model_card_names_each_warm_start_stage_and_the_kept_evaluation():
-    from lunar_env.benchmark.report import build_report
-    from lunar_env.benchmark.suite import ScenarioRun
+    from lunar_env.evaluation.report import build_report
+    from lunar_env.evaluation.suite import ScenarioRun
     from lunar_env.physics import outcomes
     from training.pretrain_config import PretrainConfig
     from training.ship import model_card, stage_names
@@ -266,7 +272,7 @@ def test_model_card_names_each_warm_start_stage_and_the_kept_evaluation():
     assert stage_names(evaluations) == ["behavior cloning", "DAgger round 1", "DAgger round 2", "PPO"]
     meta = {"env_id": "lunar_env/SouthPole3DoF-v0", "mode": "3dof", "scenario": "nominal", "observation_mode": "sensors",
             "net_arch": [128, 128], "activation": "tanh", "trained_steps": 0, "training_wall_time_s": 60.0}
-    card = model_card("m", meta, PretrainConfig(expert="velocity_field", dagger_rounds=2), evaluations, reports, 4)
+    card = model_card("m", meta, PretrainConfig(expert="descent_profile", dagger_rounds=2), evaluations, reports, 4)
     assert "2 rounds of DAgger" in card and "warm start's best (96.0%)" in card
     assert "| DAgger round 1 | 0 | 1.0 | 96.0% | 73.5 |" in card
     assert "First evaluation at >= 95% landed: 1.0 min" in card
@@ -293,7 +299,7 @@ def test_ppo_starts_from_the_best_warm_start_actor(tmp_path):
                 self.best = result
             return result
 
-    config = config_from_dict({**TINY, "pretrain": {"expert": "velocity_field", "episodes": 4, "epochs": 2,
+    config = config_from_dict({**TINY, "pretrain": {"expert": "descent_profile", "episodes": 4, "epochs": 2,
                                                     "batch_size": 512, "dagger_rounds": 2, "dagger_episodes": 4,
                                                     "dagger_epochs": 2, "critic_warmup_steps": 10}})
     env = make_env(config)

@@ -8,7 +8,7 @@ reserving ``cpus_per_seed`` CPUs and running torch and numba with that many thre
 local backend they run one after the other in this process.
 
 When a seed has finished, its best model (``seed_<k>/best``) is flown with
-:func:`lunar_env.benchmark.suite.fly_scenario` on the training scenario with a held-out benchmark
+:func:`lunar_env.evaluation.suite.fly_scenario` on the training scenario with a held-out benchmark
 seed (default 0: training draws its episodes from streams ``TRAIN_SEED_OFFSET + k`` and its
 periodic evaluations from ``EVAL_SEED_OFFSET + k``, far from small benchmark seeds). The summary
 ``<base>/seeds_summary.json`` and ``.md`` list each seed's numbers with their mean and sample
@@ -85,7 +85,7 @@ def benchmark_best(run_dir: Path, config: TrainConfig, episodes: int, seed: int)
     miss distance (m) averaged over the landed episodes (None when none landed)."""
     from agents.model_folder import read_metadata
     from agents.registry import load_policy
-    from lunar_env.benchmark.suite import fly_scenario
+    from lunar_env.evaluation.suite import fly_scenario
     from lunar_env.simulator import LanderBatch
 
     best = run_dir / "best"
@@ -261,7 +261,7 @@ def _print_row(row: dict[str, Any]) -> None:
 
 def _run_on_ray(configs: list[TrainConfig], base_dir: Path, address: str | None, cpus: int, bench_episodes: int,
                 bench_seed: int, max_retries: int, progress: bool) -> list[dict[str, Any]]:
-    from lunar_env.benchmark.ray_backend import init_ray
+    from lunar_env.ray_cluster import init_ray
 
     ray = init_ray(address, feature="--backend ray")
     from ray.exceptions import RayTaskError

@@ -16,12 +16,12 @@ import platform
 import sys
 from pathlib import Path
 
+from agents.bench_runner import run_bench
 from agents.model_folder import (CONFIG_FILE, FORMAT_VERSION, NORMALIZATION_FILE, POLICY_FILE, load_model_folder,
                                  read_metadata, save_model_folder)
-from lunar_env.benchmark.bench_command import run_bench
 from lunar_env.atomic import write_atomic
-from lunar_env.benchmark.report import markdown_table
-from lunar_env.benchmark.suite import suite_scenarios
+from lunar_env.evaluation.report import markdown_table
+from lunar_env.evaluation.suite import suite_scenarios
 from training.config import load_config
 
 BENCH_SEED = 0

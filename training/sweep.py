@@ -226,7 +226,7 @@ def run_sweep(sweep: SweepSpec, out_dir: str | Path, address: str | None = None,
 
     Returns ``{"best": TrialRow, "rows": [TrialRow, ...] best first, "best_config": Path, ...}``.
     """
-    from lunar_env.benchmark.ray_backend import init_ray
+    from lunar_env.ray_cluster import init_ray
     from lunar_env.atomic import write_atomic
 
     init_ray(address, feature="lunar sweep")

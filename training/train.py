@@ -35,7 +35,7 @@ from stable_baselines3.common.vec_env import VecNormalize
 from agents.model_folder import save_model_folder
 from agents.policy import Policy
 from lunar_env.atomic import FILE_MODE, existing_dir, replace_dir, staging_dir
-from lunar_env.benchmark.suite import fly_scenario
+from lunar_env.evaluation.suite import fly_scenario
 from lunar_env.physics.outcomes import OUTCOME_NAMES
 from training.config import DAGGER_SEED_STRIDE, EVAL_SEED_OFFSET, PRETRAIN_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
 from training.sb3_vec_env import SouthPoleSB3VecEnv

@@ -220,7 +220,7 @@ def checks_passed(rows: list[dict], int8_tolerance: float) -> bool:
 
 # ----------------------------------------------------------------------------- command
 def cmd_export(args: argparse.Namespace) -> int:
-    from lunar_env.command_checks import check_output_dir
+    from lunar_env.output_paths import check_output_dir
 
     formats = _parse_formats(args.to)
     safe_action = _parse_safe_action(args.safe_action)

@@ -4,7 +4,7 @@
 
 Writes docs/images/render_high.png, render_mid.png, render_touchdown.png and landing.gif. The
 episode: the nominal scenario over procedural south-pole terrain (lunar_env.terrain.spec), flown
-in 6-DOF by the velocity-field controller (agents/velocity_field.py). Takes about a minute.
+in 6-DOF by the descent-profile controller (agents/descent_profile.py). Takes about a minute.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ os.environ.setdefault("SDL_VIDEODRIVER", "dummy")
 import imageio.v3 as iio  # noqa: E402
 import numpy as np  # noqa: E402
 
-from agents.velocity_field import VelocityFieldController  # noqa: E402
+from agents.descent_profile import DescentProfileController  # noqa: E402
 from lunar_env.render.episode import render_episode  # noqa: E402
 from lunar_env.render.renderer import LanderRenderer  # noqa: E402
 from lunar_env.scenarios import get_scenario  # noqa: E402
@@ -62,7 +62,7 @@ def save_png(path: Path, frame: np.ndarray) -> None:
 def main() -> int:
     scen = scenario()
     batch = LanderBatch(scen, 1, mode=MODE, terrain_seed=TERRAIN_SEED)
-    policy = VelocityFieldController(batch.scenario.lander, mode=MODE)
+    policy = DescentProfileController(batch.scenario.lander, mode=MODE)
     renderer = LanderRenderer.for_batch(batch)
     obs = batch.reset(seed=EPISODE_SEED)
     snapshots = [renderer.capture(batch, 0)]
@@ -78,7 +78,7 @@ def main() -> int:
         print(f"wrote {name}.png (step {k}, altitude {snapshots[k].altitude_m:.0f} m)")
     print(f"episode: {snapshots[-1].outcome_name} after {len(snapshots) - 1} steps")
 
-    result = render_episode(VelocityFieldController(batch.scenario.lander, mode=MODE), scenario=scen, mode=MODE,
+    result = render_episode(DescentProfileController(batch.scenario.lander, mode=MODE), scenario=scen, mode=MODE,
                             seed=EPISODE_SEED, out_path=HERE / "landing.gif", max_frames=GIF_FRAMES, fps=GIF_FPS,
                             size=GIF_SIZE, terrain_seed=TERRAIN_SEED, hold_final_s=2.5, gif_colors=GIF_COLORS)
     size_mb = result.path.stat().st_size / 1e6

@@ -1,18 +1,7 @@
-"""Statistics shared by the benchmark reports."""
+"""Deprecated alias of ``lunar_env.evaluation.stats``, kept for one release (see ``lunar_env/benchmark/__init__.py``)."""
 
-from __future__ import annotations
+import sys
 
-import math
+from lunar_env.evaluation import stats as _new_module
 
-WILSON_Z_95 = 1.959963984540054  # standard normal quantile for a two-sided 95% interval
-
-
-def wilson_interval(successes: int, trials: int, z: float = WILSON_Z_95) -> tuple[float, float]:
-    """Wilson score interval of a binomial proportion (Wilson 1927); (0, 1) for no trials."""
-    if trials <= 0:
-        return (0.0, 1.0)
-    p = successes / trials
-    denom = 1.0 + z * z / trials
-    centre = (p + z * z / (2 * trials)) / denom
-    half = z * math.sqrt(p * (1 - p) / trials + z * z / (4 * trials * trials)) / denom
-    return (max(0.0, centre - half), min(1.0, centre + half))
+sys.modules[__name__] = _new_module  # the old name is the new module itself, private names included

@@ -38,7 +38,7 @@ def add_train_command(sub) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from lunar_env.command_checks import check_output_dir
+    from lunar_env.output_paths import check_output_dir
     from training.config import load_config
 
     overrides = {"total_timesteps": args.total_timesteps, "num_envs": args.num_envs, "seed": args.seed,
@@ -62,7 +62,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def _train_seeds(args: argparse.Namespace, config) -> int:
-    from lunar_env.command_checks import check_output_dir
+    from lunar_env.output_paths import check_output_dir
     from training.multi_seed import parse_seeds, run_seeds
 
     if args.seed is not None:

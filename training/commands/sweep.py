@@ -20,8 +20,8 @@ def add_sweep_command(sub) -> None:
 
 
 def cmd_sweep(args: argparse.Namespace) -> int:
-    from lunar_env.benchmark.ray_backend import require_ray
-    from lunar_env.command_checks import check_output_dir
+    from lunar_env.output_paths import check_output_dir
+    from lunar_env.ray_cluster import require_ray
     from training.sweep import run_sweep
     from training.sweep_spec import load_sweep
 

@@ -1,14 +1,13 @@
-"""``lunar bench``: score a policy on a scenario suite, the same way for every policy."""
+"""``lunar bench``: score a policy on a scenario suite, the same way for every policy
+(the protocol: lunar_env/evaluation/; a policy by name: agents/bench_runner.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
-DEFAULT_EPISODES = 1000
-DEFAULT_OPTIMUM_SAMPLES = 50
+from agents.bench_runner import DEFAULT_EPISODES, DEFAULT_OPTIMUM_SAMPLES
 
 
 def add_bench_command(sub) -> None:
@@ -17,7 +16,7 @@ def add_bench_command(sub) -> None:
                        "miss distance, touchdown speeds and tilt, propellant and its ratio to the convex fuel optimum, "
                        "and crash causes. Same seed, same numbers. Protocol: docs/benchmark.md.")
     p.add_argument("--policy", required=True,
-                   help="zemzev, zemzev_replan, velocity_field, random, a model folder, an SB3 .zip or an exported .onnx file")
+                   help="zemzev, zemzev_replan, descent_profile (or its former name velocity_field), random, a model folder, an SB3 .zip or an exported .onnx file")
     p.add_argument("--suite", default="nominal", help="nominal, faults or all (default: nominal)")
     p.add_argument("--scenario", action="append", help="fly these scenarios instead of a suite (repeatable)")
     p.add_argument("--episodes", type=int, default=DEFAULT_EPISODES, help=f"episodes per scenario (default {DEFAULT_EPISODES})")
@@ -37,63 +36,6 @@ def add_bench_command(sub) -> None:
     p.set_defaults(func=cmd_bench)
 
 
-def convex_optimum_fn(progress: bool):
-    """The fuel-optimal propellant function the suite needs, from agents.convex_reference."""
-    from agents.optimum import scenario_optimum
-
-    def optimum(scenario, r0, v0, m0):
-        return scenario_optimum(scenario, r0, v0, m0, progress=progress)
-
-    return optimum
-
-
-def run_bench(policy_spec: str, scenarios: tuple[str, ...], episodes: int, seed: int, mode: str,
-              observation_mode: str = "sensors", optimum_samples: int = DEFAULT_OPTIMUM_SAMPLES,
-              progress: bool = True, suite_label: str = "custom", backend: str = "local",
-              address: str | None = None) -> tuple[dict, list]:
-    """Fly the scenarios and build the report; returns (report, runs).
-
-    ``backend`` "local" flies in this process; "ray" flies shards as Ray tasks on the cluster at
-    ``address`` (a local Ray instance when None), with the same numbers.
-    """
-    from agents.registry import load_policy
-    from lunar_env.benchmark.report import build_report
-    from lunar_env.benchmark.suite import attach_optimum, fly_scenario
-    from lunar_env.simulator import LanderBatch
-
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"--episodes must be a positive integer, got {episodes!r}")
-    if backend not in ("local", "ray"):
-        raise ValueError(f"--backend must be 'local' or 'ray', got {backend!r}")
-    if address is not None and backend != "ray":
-        raise ValueError("--address needs --backend ray")
-    if backend == "ray":
-        from lunar_env.benchmark.ray_backend import init_ray
-
-        init_ray(address)  # fails early, with a clear message, when Ray is missing or unreachable
-    start = time.perf_counter()
-    runs = []
-    optimum = convex_optimum_fn(progress) if optimum_samples > 0 else None
-    for name in scenarios:
-        probe = LanderBatch(name, 1, mode=mode, observation_mode=observation_mode)
-        policy = load_policy(policy_spec, probe, seed=seed)
-        if backend == "ray":
-            from lunar_env.benchmark.ray_backend import fly_scenario_ray
-
-            run = fly_scenario_ray(policy_spec, name, episodes, seed, mode, observation_mode, address=address,
-                                   progress=progress, label=policy_spec)
-        else:
-            run = fly_scenario(policy, name, episodes, seed, mode, observation_mode, progress=progress,
-                               label=policy_spec)
-        if optimum is not None:
-            attach_optimum(run, optimum, optimum_samples)
-        runs.append(run)
-    report = build_report(runs, policy_spec, suite_label, seed, observation_mode, time.perf_counter() - start)
-    return report, runs
-
-
 def require_report_packages(plots: bool) -> None:
     """Fail before the flights, not after them, when the report cannot be checked or plotted."""
     import importlib.util
@@ -105,10 +47,17 @@ def require_report_packages(plots: bool) -> None:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from agents.bench_runner import run_bench
+    from agents.registry import policy_env_mode
     from lunar_env.atomic import write_atomic
-    from lunar_env.benchmark.report import markdown_table, terminal_table, validate_report, write_plots
-    from lunar_env.benchmark.suite import suite_scenarios
-    from lunar_env.command_checks import check_output_dir, policy_env_mode
+    from lunar_env.evaluation.report import (
+        markdown_table,
+        terminal_table,
+        validate_report,
+        write_plots,
+    )
+    from lunar_env.evaluation.suite import suite_scenarios
+    from lunar_env.output_paths import check_output_dir
     from lunar_env.scenarios import SCENARIOS
 
     if args.scenario:

@@ -1,6 +1,6 @@
 """``lunar render``: fly one episode with a policy and write it as a video.
 
-    lunar render --policy velocity_field --scenario nominal --mode 6dof --seed 3 --out landing.mp4
+    lunar render --policy descent_profile --scenario nominal --mode 6dof --seed 3 --out landing.mp4
     lunar render --policy zemzev --out landing.gif --size 720x480 --max-frames 120 --fps 12
 
 Everything heavy (numba kernels, pygame, imageio, the policy) is imported when the command
@@ -10,7 +10,6 @@ runs, so ``lunar --help`` stays fast.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import sys
 
 DEFAULT_SIZE_TEXT = "960x640"  # the renderer's DEFAULT_SIZE, spelled for argparse without importing it
@@ -34,8 +33,9 @@ def add_render_command(subparsers) -> argparse.ArgumentParser:
         description="Fly one episode with a policy and write it as an .mp4 or .gif: a shaded top-down map that "
                     "zooms with altitude, a side profile and a HUD (docs/rendering.md). Needs the render extra: "
                     'pip install "lunar-env[render]".')
-    p.add_argument("--policy", default="velocity_field",
-                   help="zemzev, zemzev_replan, velocity_field, or the path of a trained model (default: velocity_field)")
+    p.add_argument("--policy", default="descent_profile",
+                   help="zemzev, zemzev_replan, descent_profile (or its former name velocity_field), or the path "
+                   "of a trained model (default: descent_profile)")
     p.add_argument("--scenario", default="nominal", help="scenario name (lunar envs lists them)")
     p.add_argument("--mode", default=None, choices=["6dof", "3dof"],
                    help=f"env mode (default: a trained model's own, else {DEFAULT_MODE})")
@@ -53,35 +53,16 @@ def add_render_command(subparsers) -> argparse.ArgumentParser:
     return p
 
 
-def resolve_policy(spec: str, batch):
-    """The Policy a ``--policy`` spec names, built for ``batch``.
-
-    Uses ``agents.registry.load_policy`` where it is installed; without it only the
-    velocity-field controller is available.
-    """
-    if importlib.util.find_spec("agents.registry") is not None:
-        from agents.registry import load_policy
-
-        return load_policy(spec, batch)
-    if spec == "velocity_field":
-        from agents.velocity_field import VelocityFieldController
-
-        return VelocityFieldController(batch.scenario.lander, mode=batch.mode)
-    raise ValueError(f"policy {spec!r} needs agents.registry, which this installation lacks; "
-                     "use --policy velocity_field")
-
-
 def render_mode_for(policy: str, requested: str | None) -> str:
     """The env mode: a model folder's own (a contradicting --mode is refused), else --mode or the default."""
-    if importlib.util.find_spec("agents.registry") is None:
-        return requested or DEFAULT_MODE
-    from lunar_env.command_checks import policy_env_mode
+    from agents.registry import policy_env_mode
 
     return policy_env_mode(policy, requested, DEFAULT_MODE)
 
 
 def cmd_render(args: argparse.Namespace) -> int:
-    from lunar_env.command_checks import check_output_file
+    from agents.registry import load_policy
+    from lunar_env.output_paths import check_output_file
     from lunar_env.render import RenderDependencyError
     from lunar_env.render.episode import render_episode
     from lunar_env.render.video import check_video_path
@@ -90,7 +71,7 @@ def cmd_render(args: argparse.Namespace) -> int:
     check_output_file(args.out)  # before the flight, which a failed write would lose
     mode = render_mode_for(args.policy, args.mode)
     try:
-        result = render_episode(lambda batch: resolve_policy(args.policy, batch), scenario=args.scenario,
+        result = render_episode(lambda batch: load_policy(args.policy, batch), scenario=args.scenario,
                                 mode=mode, seed=args.seed, out_path=args.out, max_frames=args.max_frames,
                                 fps=args.fps, lander_index=args.lander_index, size=args.size,
                                 terrain_seed=args.terrain_seed)

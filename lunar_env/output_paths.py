@@ -1,9 +1,9 @@
-"""Checks the ``lunar`` commands make before they start work, so that a run is never lost at its end.
+"""Output paths checked before work starts, so that a run is never lost at its end.
 
 An output folder or file that cannot be written (a file where a folder is expected, a read-only
 folder, a parent that cannot be created) is refused at once with an :class:`OutputPathError`, a
 ValueError the ``lunar`` command prints as one line (exit code 2), before any episode is flown
-or any step trained. The env mode of a trained policy is read from its model folder.
+or any step trained.
 """
 
 from __future__ import annotations
@@ -11,8 +11,6 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-
-MODES = ("3dof", "6dof")
 
 
 class OutputPathError(ValueError):
@@ -63,22 +61,3 @@ def check_output_file(path: str | os.PathLike, option: str = "--out") -> Path:
         raise OutputPathError(f"{option} {path}: its folder cannot be created: {existing} is a file")
     _probe(existing, option, path)
     return path
-
-
-def policy_env_mode(policy: str, requested: str | None, default: str) -> str:
-    """The env mode to fly ``policy`` in: a trained model's own mode, ``requested`` (--mode) for the
-    built-in laws, else ``default``. A --mode that contradicts the model is refused."""
-    from agents.registry import policy_mode
-
-    if Path(policy).is_dir():
-        from agents.model_folder import read_metadata
-
-        read_metadata(policy)  # the fields' types, naming the file, before the mode is taken from it
-    bound = policy_mode(policy)
-    if bound is not None and requested is not None and requested != bound:
-        raise ValueError(f"--mode {requested} contradicts the policy {policy}, a {bound} model; "
-                         f"drop --mode or pass --mode {bound}")
-    mode = bound or requested or default
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {list(MODES)}, got {mode!r} (from {policy})")
-    return mode
