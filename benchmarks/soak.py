@@ -15,7 +15,8 @@ it steps a vector env with autoreset and counts, over all steps:
 
 The step budget is split evenly over the combinations, visited in a fixed shuffled order so that a
 run stopped early is a fair sample of all of them; the JSON is rewritten after each combination.
-Exits 1 when any must-be-zero count is not.
+`--resume` continues a run recorded in --json (same arguments). Exits 1 when any must-be-zero
+count is not.
 """
 
 from __future__ import annotations
@@ -87,6 +88,16 @@ def _result(rows: list[dict], totals: dict, args, per_combo: int, combinations: 
             "wall_time_s": round(wall_s, 1), "totals": dict(totals), "rows": rows}
 
 
+def _previous_run(path: Path, per_combo: int, landers: int, combinations: int) -> tuple[list, dict, float]:
+    """Rows, totals and wall time of the run recorded in ``path``, which must be this run's."""
+    previous = json.loads(path.read_text())
+    if (previous["steps_per_combination"], previous["landers"], previous["combinations"]) != (
+            per_combo, landers, combinations):
+        raise SystemExit(f"--resume: {path} records another run ({previous['command']}); "
+                         "give the same --steps, --landers and --scenarios")
+    return previous["rows"], previous["totals"], float(previous["wall_time_s"])
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=float, default=1e8, help="lander-steps in all (default 1e8)")
@@ -94,7 +105,11 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scenarios", default=",".join(SCENARIOS), help="comma-separated (default: all)")
     parser.add_argument("--json", type=Path, default=None, help="write the counts as JSON")
+    parser.add_argument("--resume", action="store_true",
+                        help="continue the run recorded in --json: skip its finished combinations, add to its counts")
     args = parser.parse_args(argv)
+    if args.resume and args.json is None:
+        parser.error("--resume needs --json, the record of the run to continue")
     args.argv = list(sys.argv[1:] if argv is None else argv)
     scenarios = [s for s in args.scenarios.split(",") if s]
     combos = list(itertools.product(scenarios, MODES, OBSERVATION_MODES, ACTION_KINDS))
@@ -105,10 +120,17 @@ def main(argv=None) -> int:
 
     from tqdm.auto import tqdm
 
-    started = time.perf_counter()
-    rows = []
-    totals = dict.fromkeys((*MUST_BE_ZERO, "episodes", "numerical_error"), 0)
-    for k, (scenario, mode, obs_mode, kind) in enumerate(tqdm(combos, desc="soak", unit="combination")):
+    rows, totals, wall_before = [], dict.fromkeys((*MUST_BE_ZERO, "episodes", "numerical_error"), 0), 0.0
+    if args.resume and args.json.is_file():
+        rows, totals, wall_before = _previous_run(args.json, per_combo, args.landers, len(combos))
+    done = {(r["scenario"], r["mode"], r["observation_mode"], r["actions"]) for r in rows}
+    started = time.perf_counter() - wall_before
+    result = _result(rows, totals, args, per_combo, len(combos), wall_before)
+    bar = tqdm(total=len(combos), initial=len(done), desc="soak", unit="combination")
+    for k, (scenario, mode, obs_mode, kind) in enumerate(combos):
+        if (scenario, mode, obs_mode, kind) in done:
+            continue
+        bar.update(1)
         counts = soak_one(scenario, mode, obs_mode, kind, args.landers, per_combo, args.seed + k)
         rows.append({"scenario": scenario, "mode": mode, "observation_mode": obs_mode, "actions": kind, **counts})
         for key in totals:
@@ -116,6 +138,7 @@ def main(argv=None) -> int:
         result = _result(rows, totals, args, per_combo, len(combos), time.perf_counter() - started)
         if args.json is not None:
             write_atomic(args.json, json.dumps(result, indent=1) + "\n")
+    bar.close()
     wall = time.perf_counter() - started
     lander_steps = result["lander_steps"]
     print(f"{lander_steps:.3g} lander-steps over {len(combos)} combinations in {wall / 60:.1f} min "
