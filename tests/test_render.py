@@ -178,7 +178,7 @@ def fly_with_faults(faults, seconds, seed=0):
     scenario = dataclasses.replace(get_scenario("hover_start"), faults=faults)
     batch = LanderBatch(scenario, 1)
     renderer = R.LanderRenderer.for_batch(batch, size=SMALL)
-    policy = VelocityFieldController(batch.scenario.lander, mode="6dof")
+    policy = DescentProfileController(batch.scenario.lander, mode="6dof")
     obs = batch.reset(seed=seed)
     yield batch, renderer, renderer.capture(batch, 0)
     while batch.state.x[0, S.TIME] < seconds and batch.state.outcome[0] == 0:
