@@ -50,7 +50,7 @@ class NetworkSpec:
                 "action_high": list(self.action_high)}
 
     @classmethod
-    def from_json(cls, data, where: str) -> "NetworkSpec":
+    def from_json(cls, data, where: str) -> NetworkSpec:
         """The spec in a metadata.json's ``network`` entry; ModelFolderError naming ``where`` if malformed."""
         def fail(what: str):
             raise ModelFolderError(f"{where}: network {what}")

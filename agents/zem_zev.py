@@ -38,9 +38,9 @@ import numpy as np
 
 from agents.policy import Policy
 from agents.thrust_command import SLICES, ThrustToAction, current_mass, limit_accel, touchdown_height
+from agents.zem_zev_predict import predict_plans
 from lunar_env.checks import check_int, check_range
 from lunar_env.config import LanderSpec
-from agents.zem_zev_predict import predict_plans
 from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
 
 COAST_POINTS = 9  # coast durations of the coarse plan search, from 0 to max_coast_s

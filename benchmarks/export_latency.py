@@ -84,9 +84,9 @@ def median_time_us(fn, calls_per_run: int, seconds: float) -> float:
 
 
 def build_model_folder(path: Path) -> Path:
+    import gymnasium as gym
     import torch
     from stable_baselines3 import PPO
-    import gymnasium as gym
 
     from agents.model_folder import save_model_folder
 

@@ -54,9 +54,9 @@ def main(argv: list[str] | None = None) -> int:
     import numba
     import ray
 
+    from lunar_env.atomic import write_atomic
     from lunar_env.evaluation.ray_backend import SHARDS_PER_CPU, auto_shard_size
     from lunar_env.ray_cluster import init_ray
-    from lunar_env.atomic import write_atomic
 
     command = "python benchmarks/ray_montecarlo.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
     bench("local", argparse.Namespace(**{**vars(args), "episodes": 8}))  # numba's cache loaded before timing

@@ -12,7 +12,7 @@ tells their stories.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from lunar_env.config import InitialStateSpec, LanderSpec, Scenario, SensorSpec
 from lunar_env.faults import FaultOnset, FaultSpec

@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from lunar_env.config import EngineSpec, InitialStateSpec, Scenario, SensorSpec
+from lunar_env.config import InitialStateSpec, Scenario, SensorSpec
 from lunar_env.landers import VIKRAM_LIKE
 from lunar_env.physics import state as S
 from lunar_env.simulator import LanderBatch

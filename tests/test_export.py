@@ -26,11 +26,20 @@ from stable_baselines3 import PPO  # noqa: E402
 from agents.export import toolchains as tc  # noqa: E402
 from agents.export.actor import ActorWeights, extract_actor, load_actor, reference_forward, torch_forward  # noqa: E402
 from agents.export.c_codegen import TANH_MAX_ABS_ERROR, float32_forward, generate_c, tanh_f32, write_c  # noqa: E402
-from agents.export.c_snippets import STATUS_NONFINITE_INPUT, STATUS_NULL_POINTER, STATUS_OK  # noqa: E402
-from agents.export.cli import export_model, main as export_main  # noqa: E402
 from agents.export.c_int8 import write_c_q8  # noqa: E402
-from agents.export.quantize import (ERROR_BUDGET_MAX, ERROR_BUDGET_RMS, error_bound, error_budget, fixed_forward,  # noqa: E402
-                                    q8_forward, quantize_actor, quantize_input)
+from agents.export.c_snippets import STATUS_NONFINITE_INPUT, STATUS_NULL_POINTER, STATUS_OK  # noqa: E402
+from agents.export.cli import export_model  # noqa: E402
+from agents.export.cli import main as export_main
+from agents.export.quantize import (  # noqa: E402
+    ERROR_BUDGET_MAX,
+    ERROR_BUDGET_RMS,
+    error_bound,
+    error_budget,
+    fixed_forward,
+    q8_forward,
+    quantize_actor,
+    quantize_input,
+)
 from agents.export.test_vectors import make_test_vectors, read_test_vectors  # noqa: E402
 from agents.model_folder import load_model_folder, save_model_folder  # noqa: E402
 

@@ -19,8 +19,15 @@ from stable_baselines3 import PPO
 
 import lunar_env.atomic as atomic
 from agents.export.actor import extract_actor, load_actor
-from agents.model_folder import (HASHED_FILES, METADATA_FILE, ModelFolderError, SB3Policy, convert_v1_folder,
-                                 load_model_folder, save_model_folder)
+from agents.model_folder import (
+    HASHED_FILES,
+    METADATA_FILE,
+    ModelFolderError,
+    SB3Policy,
+    convert_v1_folder,
+    load_model_folder,
+    save_model_folder,
+)
 from agents.policy_network import MAX_PREACTIVATION
 from agents.registry import policy_mode
 from agents.sb3_zip import WARNING, read_sb3_zip

@@ -22,8 +22,19 @@ from agents.model_folder import METADATA_FILE, ModelFolderError, load_model_fold
 from agents.registry import load_policy
 from lunar_env.simulator import LanderBatch
 from training.config import config_from_dict
-from training.train import (CHECKPOINT, LEGACY_VECNORMALIZE_FILE, MODEL_FILE, STATE_FILE, VECNORMALIZE_FILE,
-                            TrainingError, load_checkpoint, make_env, make_model, save_checkpoint, train)
+from training.train import (
+    CHECKPOINT,
+    LEGACY_VECNORMALIZE_FILE,
+    MODEL_FILE,
+    STATE_FILE,
+    VECNORMALIZE_FILE,
+    TrainingError,
+    load_checkpoint,
+    make_env,
+    make_model,
+    save_checkpoint,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {"name": "sec", "env_id": "lunar_env/SouthPole3DoF-v0", "scenario": "hover_start", "num_envs": 4,

@@ -14,15 +14,18 @@ import yaml
 
 ray = pytest.importorskip("ray")
 
+from agents.bench_runner import fly_scenario_ray  # noqa: E402
 from agents.model_folder import load_model_folder, read_metadata  # noqa: E402
 from agents.policy import Policy  # noqa: E402
 from agents.zem_zev import ZemZevGuidance  # noqa: E402
-from agents.bench_runner import fly_scenario_ray  # noqa: E402
-from lunar_env.evaluation.suite import merge_shards, shard_ranges  # noqa: E402
+from lunar_env.evaluation.suite import (  # noqa: E402
+    fly_scenario,  # noqa: E402
+    merge_shards,
+    shard_ranges,
+)
 from lunar_env.ray_cluster import check_reachable  # noqa: E402
-from lunar_env.evaluation.suite import fly_scenario  # noqa: E402
-from training.commands.main import main  # noqa: E402
 from lunar_env.simulator import LanderBatch  # noqa: E402
+from training.commands.main import main  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.multi_seed import parse_seeds, run_seeds, train_seed  # noqa: E402
 from training.sweep import run_sweep, score  # noqa: E402

@@ -24,12 +24,13 @@ from agents.descent_profile import DescentProfileController  # noqa: E402
 from lunar_env.envs import SouthPoleEnv, SouthPoleVectorEnv  # noqa: E402
 from lunar_env.faults import FAULT_NAMES, FaultOnset, FaultSpec, fault_bit  # noqa: E402
 from lunar_env.physics import state as S  # noqa: E402
-from lunar_env.render import RenderDependencyError  # noqa: E402
+from lunar_env.render import (
+    RenderDependencyError,  # noqa: E402
+    palette,  # noqa: E402
+    shading,  # noqa: E402
+)
 from lunar_env.render import map_geometry as G  # noqa: E402
-from lunar_env.render import palette  # noqa: E402
 from lunar_env.render import renderer as R  # noqa: E402
-from lunar_env.render import shading  # noqa: E402
-from training.commands.render import DEFAULT_SIZE_TEXT, add_render_command, parse_size  # noqa: E402
 from lunar_env.render.episode import frame_indices, render_episode  # noqa: E402
 from lunar_env.render.snapshot import SENSOR_FIELDS, hud_strings  # noqa: E402
 from lunar_env.render.video import VideoWriter, write_video  # noqa: E402
@@ -37,12 +38,13 @@ from lunar_env.scenarios import get_scenario  # noqa: E402
 from lunar_env.sensors import observation_slices  # noqa: E402
 from lunar_env.simulator import LanderBatch  # noqa: E402
 from lunar_env.terrain.heightmap import Heightmap, TerrainTile, plane_tile, stack_tiles, terrain_height  # noqa: E402
+from training.commands.render import DEFAULT_SIZE_TEXT, add_render_command, parse_size  # noqa: E402
 
 SMALL = (480, 320)  # px: the smallest frame, for fast video tests
 
 
 # ----------------------------------------------------------------------------- helpers
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def crater_tile(sun_azimuth_deg=270.0, sun_elevation_deg=1.5):
     """A 40 m deep, 400 m wide bowl 150 m east of the site on a level plain, with the shadow its
     rim casts under the low sun (shadow: points whose ray toward the sun meets the surface), on
@@ -178,7 +180,7 @@ def fly_with_faults(faults, seconds, seed=0):
     scenario = dataclasses.replace(get_scenario("hover_start"), faults=faults)
     batch = LanderBatch(scenario, 1)
     renderer = R.LanderRenderer.for_batch(batch, size=SMALL)
-    policy = VelocityFieldController(batch.scenario.lander, mode="6dof")
+    policy = DescentProfileController(batch.scenario.lander, mode="6dof")
     obs = batch.reset(seed=seed)
     yield batch, renderer, renderer.capture(batch, 0)
     while batch.state.x[0, S.TIME] < seconds and batch.state.outcome[0] == 0:

@@ -17,8 +17,15 @@ import sys
 from pathlib import Path
 
 from agents.bench_runner import run_bench
-from agents.model_folder import (CONFIG_FILE, FORMAT_VERSION, NORMALIZATION_FILE, POLICY_FILE, load_model_folder,
-                                 read_metadata, save_model_folder)
+from agents.model_folder import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    NORMALIZATION_FILE,
+    POLICY_FILE,
+    load_model_folder,
+    read_metadata,
+    save_model_folder,
+)
 from lunar_env.atomic import write_atomic
 from lunar_env.evaluation.report import markdown_table
 from lunar_env.evaluation.suite import suite_scenarios

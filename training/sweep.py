@@ -226,8 +226,8 @@ def run_sweep(sweep: SweepSpec, out_dir: str | Path, address: str | None = None,
 
     Returns ``{"best": TrialRow, "rows": [TrialRow, ...] best first, "best_config": Path, ...}``.
     """
-    from lunar_env.ray_cluster import init_ray
     from lunar_env.atomic import write_atomic
+    from lunar_env.ray_cluster import init_ray
 
     init_ray(address, feature="lunar sweep")
     # Tune's console output (a status box per trial) is replaced by the lines of _report_printer.

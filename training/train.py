@@ -37,7 +37,14 @@ from agents.policy import Policy
 from lunar_env.atomic import FILE_MODE, existing_dir, replace_dir, staging_dir
 from lunar_env.evaluation.suite import fly_scenario
 from lunar_env.physics.outcomes import OUTCOME_NAMES
-from training.config import DAGGER_SEED_STRIDE, EVAL_SEED_OFFSET, PRETRAIN_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
+from training.config import (
+    DAGGER_SEED_STRIDE,
+    EVAL_SEED_OFFSET,
+    PRETRAIN_SEED_OFFSET,
+    TRAIN_SEED_OFFSET,
+    TrainConfig,
+    config_to_yaml,
+)
 from training.sb3_vec_env import SouthPoleSB3VecEnv
 
 CHECKPOINT = "checkpoint"
@@ -218,7 +225,7 @@ class Evaluation:
     propellant_kg: float
     miss_distance_m: float
 
-    def better_than(self, other: "Evaluation | None") -> bool:
+    def better_than(self, other: Evaluation | None) -> bool:
         if other is None:
             return True
         if self.success_rate != other.success_rate:
@@ -328,7 +335,7 @@ class FixedStatistics(RunningMeanStd):
 
 
 # ----------------------------------------------------------------------------- warm start
-def warm_start(config: TrainConfig, model: PPO, env: VecNormalize, monitor: "TrainingMonitor", progress: bool) -> None:
+def warm_start(config: TrainConfig, model: PPO, env: VecNormalize, monitor: TrainingMonitor, progress: bool) -> None:
     """Behavior-clone the expert into the actor (with DAgger rounds), evaluate each fit, keep the
     best and freeze it for the critic warm-up."""
     from training.pretrain import actor_mean, clone_actor, collect_demonstrations, sample_weights, set_actor_trainable

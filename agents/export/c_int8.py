@@ -18,12 +18,37 @@ import numpy as np
 from agents.export import write_atomic
 from agents.export.actor import ActorWeights
 from agents.export.c_codegen import check_safe_action, float32_normalization
-from agents.export.c_snippets import (IS_FINITE_FUNCTION, STATUS_NAMES, STATUS_NONFINITE_OUTPUT, c_float, c_float_list,
-                                      c_int, c_matrix, c_vector, clamp_function, header_declarations,
-                                      hidden_size_defines, layer_size_names, normalization_tables,
-                                      normalized_observation, provenance_comment, source_includes, status_defines)
-from agents.export.quantize import (LUT_LIMIT, LUT_SHIFT, PRE_FRAC_BITS, TANH_FRAC_BITS, TANH_LUT_SIZE, ErrorBudget,
-                                    QuantizedActor, QuantizedLayer, error_budget, quantize_actor)
+from agents.export.c_snippets import (
+    IS_FINITE_FUNCTION,
+    STATUS_NAMES,
+    STATUS_NONFINITE_OUTPUT,
+    c_float,
+    c_float_list,
+    c_int,
+    c_matrix,
+    c_vector,
+    clamp_function,
+    header_declarations,
+    hidden_size_defines,
+    layer_size_names,
+    normalization_tables,
+    normalized_observation,
+    provenance_comment,
+    source_includes,
+    status_defines,
+)
+from agents.export.quantize import (
+    LUT_LIMIT,
+    LUT_SHIFT,
+    PRE_FRAC_BITS,
+    TANH_FRAC_BITS,
+    TANH_LUT_SIZE,
+    ErrorBudget,
+    QuantizedActor,
+    QuantizedLayer,
+    error_budget,
+    quantize_actor,
+)
 
 HEADER_NAME = "policy_q8.h"
 SOURCE_NAME = "policy_q8.c"

@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.policy import Policy
 from agents.export.toolchains import BUILD_FLAGS, VARIANTS
+from agents.policy import Policy
 
 _BATCH_SOURCE = """#include "{header}"
 int lunar_cpolicy_batch(long n, const float *obs, float *act, int *status);

@@ -142,7 +142,6 @@ def run_checks(actor, out_dir: str | Path, vectors, formats=FORMATS, targets=Non
 
     from agents.export import toolchains as tc
     from agents.export.c_codegen import float32_forward
-
     from agents.export.test_vectors import FILE_NAME
 
     out_dir = Path(out_dir)

@@ -119,16 +119,16 @@ class CraterList:
         """Boolean mask of fresh craters."""
         return self.degradation < FRESH_DEGRADATION_MAX
 
-    def select(self, mask: np.ndarray) -> "CraterList":
+    def select(self, mask: np.ndarray) -> CraterList:
         return CraterList(*(getattr(self, f)[mask] for f in _CRATER_FIELDS))
 
     @staticmethod
-    def empty() -> "CraterList":
+    def empty() -> CraterList:
         z = np.zeros(0)
         return CraterList(z, z, z, z, z, z, np.zeros(0, dtype=np.int8))
 
     @staticmethod
-    def concat(*lists: "CraterList") -> "CraterList":
+    def concat(*lists: CraterList) -> CraterList:
         return CraterList(*(np.concatenate([getattr(c, f) for c in lists]) for f in _CRATER_FIELDS))
 
 
@@ -148,11 +148,11 @@ class RockList:
     def size(self) -> int:
         return int(self.x.shape[0])
 
-    def select(self, mask: np.ndarray) -> "RockList":
+    def select(self, mask: np.ndarray) -> RockList:
         return RockList(self.x[mask], self.y[mask], self.diameter[mask], self.height[mask])
 
     @staticmethod
-    def empty() -> "RockList":
+    def empty() -> RockList:
         z = np.zeros(0)
         return RockList(z, z, z, z)
 
