@@ -284,16 +284,18 @@ def load_model_folder(path: str | Path, device: str = "cpu") -> ModelFolder:
     spec = NetworkSpec.from_json(meta["network"], str(path / METADATA_FILE))
     # Every part present and the one written with this metadata, before any is parsed.
     parts = {name: _read_part(path, name, meta) for name in HASHED_FILES}
-    obs_mean, obs_var, epsilon, clip_obs = _read_normalization(parts[NORMALIZATION_FILE],
-                                                               str(path / NORMALIZATION_FILE), spec.obs_dim)
+    obs_mean, obs_var, epsilon, clip_obs = _read_normalization(
+        parts[NORMALIZATION_FILE], str(path / NORMALIZATION_FILE), spec.obs_dim
+    )
     _needs_torch()
     where = str(path / POLICY_FILE)
     state = _read_npz(parts[POLICY_FILE], where)
     policy = build_policy(spec, state, where, device, spec_source=str(path / METADATA_FILE))
     check_actor_range(spec, state, clip_obs, where, bound_source=str(path / NORMALIZATION_FILE))
     policy.set_training_mode(False)
-    return ModelFolder(path, policy, np.asarray(obs_mean, np.float64), np.asarray(obs_var, np.float64),
-                       epsilon, clip_obs, meta)
+    return ModelFolder(
+        path, policy, np.asarray(obs_mean, np.float64), np.asarray(obs_var, np.float64), epsilon, clip_obs, meta
+    )
 
 
 def convert_v1_folder(path: str | Path) -> Path:
@@ -308,7 +310,9 @@ def convert_v1_folder(path: str | Path) -> Path:
     meta_path = path / METADATA_FILE
     meta = _read_json(meta_path)
     if meta.get("format_version") != 1:
-        raise ModelFolderError(f"{meta_path}: format_version {meta.get('format_version')!r} is not 1: nothing to convert")
+        raise ModelFolderError(
+            f"{meta_path}: format_version {meta.get('format_version')!r} is not 1: nothing to convert"
+        )
     missing = [key for key in REQUIRED_METADATA if key not in meta]
     if missing:
         raise ModelFolderError(f"{meta_path}: lacks {missing}")
@@ -316,8 +320,10 @@ def convert_v1_folder(path: str | Path) -> Path:
     spec, state = read_sb3_zip(path / LEGACY_MODEL_FILE)
     where = str(path / LEGACY_MODEL_FILE)
     if (meta["obs_dim"], meta["act_dim"]) != (spec.obs_dim, spec.act_dim):
-        raise ModelFolderError(f"{where}: network {spec.obs_dim} -> {spec.act_dim} does not fit metadata "
-                               f"obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']}")
+        raise ModelFolderError(
+            f"{where}: network {spec.obs_dim} -> {spec.act_dim} does not fit metadata "
+            f"obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']}"
+        )
     policy = build_policy(spec, state, where)
     norm_path = path / NORMALIZATION_FILE
     try:
@@ -343,6 +349,8 @@ class SB3Policy(Policy):
     def act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs)
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"policy {self.folder.path} expects observations of shape (n, {self.obs_dim}), got {obs.shape}")
+            raise ValueError(
+                f"policy {self.folder.path} expects observations of shape (n, {self.obs_dim}), got {obs.shape}"
+            )
         actions, _ = self.folder.policy.predict(self.folder.normalize(obs), deterministic=True)
         return np.clip(actions, -1.0, 1.0).astype(np.float32)

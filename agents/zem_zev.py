@@ -200,8 +200,11 @@ class ZemZevGuidance(Policy):
         self.last_time = t.copy()
         height = obs[:, SLICES["altitude"]][:, 0].astype(np.float64) - self.touchdown_height
         if self.replan_interval is not None:
-            self.needs_plan |= ((t - self.plan_time >= self.replan_interval - 1e-6)
-                                & (self.final_time - t > self.hold_plan_below) & (height > self.gate_height))
+            self.needs_plan |= (
+                (t - self.plan_time >= self.replan_interval - 1e-6)
+                & (self.final_time - t > self.hold_plan_below)
+                & (height > self.gate_height)
+            )
         if self.needs_plan.any():
             index = np.flatnonzero(self.needs_plan)
             coast, duration = self.plan(r[index], v[index], mass[index])

@@ -15,11 +15,15 @@ def check_int(owner: str, name: str, value: Any, low: int, high: int | None = No
         raise ValueError(f"{owner}.{name} must be an integer, got {value!r}")
     if value < low or (high is not None and value > high):
         interval = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{owner}.{name} must be an integer {'in ' if high is not None else ''}{interval}, got {value!r}")
+        raise ValueError(
+            f"{owner}.{name} must be an integer {'in ' if high is not None else ''}{interval}, got {value!r}"
+        )
     return int(value)
 
 
-def check_range(owner: str, name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
+def check_range(
+    owner: str, name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> float:
     """Return ``value`` as float if it lies in the interval, else raise a ValueError naming it."""
     if isinstance(value, (bool, np.bool_, str, bytes)):  # float() would take True and "5"
         raise ValueError(f"{owner}.{name} must be a number, got {value!r}")

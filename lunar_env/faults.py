@@ -186,8 +186,9 @@ def draw_faults(x, flags, rng, lander, faults, i):
     flags[i, FAULTS_ACTIVE] = 0
     x[i, FAULT_RIM_JUMP] = faults.rim_jump_low + (faults.rim_jump_high - faults.rim_jump_low) * next_uniform(rng, i)
     x[i, FAULT_LATE_ALTITUDE] = faults.late_low + (faults.late_high - faults.late_low) * next_uniform(rng, i)
-    x[i, FAULT_THRUST_FRACTION] = (faults.thrust_fraction_low
-                                   + (faults.thrust_fraction_high - faults.thrust_fraction_low) * next_uniform(rng, i))
+    x[i, FAULT_THRUST_FRACTION] = faults.thrust_fraction_low + (
+        faults.thrust_fraction_high - faults.thrust_fraction_low
+    ) * next_uniform(rng, i)
     num_engines = lander.engine_max_thrust.shape[0]
     flags[i, FAULT_ENGINE] = min(int(next_uniform(rng, i) * num_engines), num_engines - 1)
     a, b = next_normal_pair(rng, i)

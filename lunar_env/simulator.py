@@ -246,12 +246,28 @@ class LanderBatch:
         """
         if not self._all_started:
             never = np.flatnonzero(~self._started)
-            raise ValueError(f"step() before reset(): lander(s) {never[:10].tolist()} have never been reset; call "
-                             "reset() first (a reset_mask must cover every lander the first time)")
+            raise ValueError(
+                f"step() before reset(): lander(s) {never[:10].tolist()} have never been reset; call "
+                "reset() first (a reset_mask must cover every lander the first time)"
+            )
         arr = self.check_actions(actions)
         s = self.state
-        step_kernel(arr, s.x, s.flags, s.rng, self.lander, self.sim, self.sensors, self.faults, self.reward,
-                    self.terrain, self.obs, self.rewards, self.terminated, self.truncated)
+        step_kernel(
+            arr,
+            s.x,
+            s.flags,
+            s.rng,
+            self.lander,
+            self.sim,
+            self.sensors,
+            self.faults,
+            self.reward,
+            self.terrain,
+            self.obs,
+            self.rewards,
+            self.terminated,
+            self.truncated,
+        )
         return self.obs, self.rewards, self.terminated, self.truncated
 
     # ------------------------------------------------------------------ reporting

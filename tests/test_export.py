@@ -515,8 +515,9 @@ def test_an_export_elsewhere_records_no_absolute_path(model_dir, tmp_path):
     manifest = json.loads((out / "export.json").read_text())
     assert manifest == result.manifest
     assert (out / manifest["model_dir"]).resolve() == model_dir.resolve()
-    assert sorted(manifest["files"]) == sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
-                                               if p.is_file() and p.name != "export.json")
+    assert sorted(manifest["files"]) == sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "export.json"
+    )
     machine_paths = {str(tmp_path), str(model_dir), str(model_dir.resolve()), str(Path.cwd()), str(ROOT)}
     for path in out.rglob("*"):
         if path.suffix in (".json", ".csv", ".c", ".h"):
@@ -533,7 +534,7 @@ def test_relative_paths_never_fall_back_to_absolute(tmp_path):
 
     assert relative_path(tmp_path / "a" / "b.csv", tmp_path / "a") == "b.csv"
     assert relative_path(tmp_path / "model", tmp_path / "model" / "export") == ".."
-    assert relative_path(tmp_path / "x" / "f.json", tmp_path / "y" / "z") == "../../x/f.json"   # outside: still relative
+    assert relative_path(tmp_path / "x" / "f.json", tmp_path / "y" / "z") == "../../x/f.json"  # outside: still relative
 
 
 # ----------------------------------------------------------------------------- exact by construction
@@ -546,7 +547,7 @@ def test_int8_tanh_table_does_not_depend_on_the_math_library():
 
     scaled = [math.tanh(k * 2.0**-TANH_LUT_STEP_BITS) * 2**TANH_FRAC_BITS for k in range(TANH_LUT_SIZE + 1)]
     distance_to_tie = min(abs(v - math.floor(v) - 0.5) for v in scaled)
-    assert distance_to_tie > 1e-4   # in table units; a few ulp of tanh are below 1e-11 of them
+    assert distance_to_tie > 1e-4  # in table units; a few ulp of tanh are below 1e-11 of them
     np.testing.assert_array_equal(make_tanh_lut(), [round(v) for v in scaled])
 
 
@@ -560,7 +561,7 @@ def test_int8_formats_are_chosen_with_exact_arithmetic():
     w, x, b = rng.normal(size=(20, 50)), rng.normal(size=50), rng.normal(size=20)
     # the interval bounds' sums are correctly rounded, so independent of any summation order
     exact = [float(sum(Fraction(float(v)) for v in row) + Fraction(float(c))) for row, c in zip(w, b)]
-    np.testing.assert_array_equal(_exact_dot(w, np.ones(50), b), exact)    # products by 1 are exact
+    np.testing.assert_array_equal(_exact_dot(w, np.ones(50), b), exact)  # products by 1 are exact
     order = rng.permutation(50)
     np.testing.assert_array_equal(_exact_dot(w[:, order], x[order], b), _exact_dot(w, x, b))
     low, high = _intervals(w, b, -np.abs(x), np.abs(x))
@@ -600,7 +601,7 @@ def test_cpolicy_is_a_batched_policy_with_the_c_results(exported, actor, vectors
     assert actions.shape == (len(vectors), ACT_DIM) and actions.dtype == np.float32
     np.testing.assert_array_equal(actions.view(np.uint32), float32_forward(actor, vectors.obs)[0].view(np.uint32))
     np.testing.assert_array_equal(policy.last_status, vectors.status)
-    assert CPolicy(exported.out_dir / "c").library_path == policy.library_path   # cached, not rebuilt
+    assert CPolicy(exported.out_dir / "c").library_path == policy.library_path  # cached, not rebuilt
     with pytest.raises(ValueError, match=r"\(n, 16\)"):
         policy.act(np.zeros((2, 5), np.float32))
     with pytest.raises(ValueError, match="missing"):

@@ -219,6 +219,9 @@ def test_the_checks_find_upward_imports_and_cycles_in_a_synthetic_tree(tmp_path)
     assert any(line.startswith("lunar_env.sub.typed") and "imports training.train" in line for line in upward)
     assert any(line.startswith("training.train") and "imports training.commands.main" in line for line in upward)
     assert Import("lunar_env.sub", "lunar_env.core", 1, True) in imports  # `from .. import core` resolved
-    assert import_cycles(imports) == [["agents.policy", "agents.registry"], ["training.commands.main", "training.train"]]
+    assert import_cycles(imports) == [
+        ["agents.policy", "agents.registry"],
+        ["training.commands.main", "training.train"],
+    ]
     # the lazy upward import and the TYPE_CHECKING one are not module-level edges
     assert not any(c for c in import_cycles(imports) if "lunar_env.util" in c)

@@ -179,8 +179,26 @@ def test_a_model_folder_holding_a_pickled_array_is_refused_and_never_run(tmp_pat
             load(folder)
     from training.commands.main import main
 
-    assert main(["bench", "--policy", str(folder), "--scenario", "hover_start", "--episodes", "1",
-                 "--optimum-samples", "0", "--no-plots", "--quiet", "--out", str(tmp_path / "bench")]) == 2
+    assert (
+        main(
+            [
+                "bench",
+                "--policy",
+                str(folder),
+                "--scenario",
+                "hover_start",
+                "--episodes",
+                "1",
+                "--optimum-samples",
+                "0",
+                "--no-plots",
+                "--quiet",
+                "--out",
+                str(tmp_path / "bench"),
+            ]
+        )
+        == 2
+    )
     assert not marker.exists()
 
 

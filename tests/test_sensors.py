@@ -439,16 +439,18 @@ def test_denied_position_fixes_never_validate_and_change_only_the_position_estim
     denied = fly(batch_of(8, SensorSpec(trn_denied=True)), 50, seed=11)
     assert np.all(denied[0][:, :, FIX_VALID] == 0.0)
     assert np.all(fixed[0][:, :, FIX_VALID] == 1.0)
-    position = np.r_[SL["position"].start:SL["position"].stop, FIX_VALID, CUE_OBS]
-    assert_same_except(fixed, denied, obs_columns=position,
-                       x_columns=np.r_[S.NAV_POS_ERR_X:S.NAV_POS_ERR_X + 3, S.LAST_FIX_TIME])
+    position = np.r_[SL["position"].start : SL["position"].stop, FIX_VALID, CUE_OBS]
+    assert_same_except(
+        fixed, denied, obs_columns=position, x_columns=np.r_[S.NAV_POS_ERR_X : S.NAV_POS_ERR_X + 3, S.LAST_FIX_TIME]
+    )
     assert not np.array_equal(fixed[0][:, :, SL["position"]], denied[0][:, :, SL["position"]])
 
 
 def test_fault_probability_and_onset_window_are_drawn_per_episode():
     n, p = 8000, 0.3
-    faults = FaultSpec(imu_bias_jump=FaultOnset(p, "time", (20.0, 40.0)),
-                       thrust_loss=FaultOnset(1.0, "altitude", (100.0, 500.0)))
+    faults = FaultSpec(
+        imu_bias_jump=FaultOnset(p, "time", (20.0, 40.0)), thrust_loss=FaultOnset(1.0, "altitude", (100.0, 500.0))
+    )
     batch = batch_of(n, SensorSpec(), faults=faults)
     batch.reset(seed=14)
     armed = batch.state.armed_faults
@@ -513,13 +515,22 @@ def test_every_fault_scenario_builds_and_flies(name):
         (lambda: FaultOnset(window=(5.0, 1.0)), r"FaultOnset.window must have min <= max"),
         (lambda: FaultSpec(thrust_fraction=(0.5, 1.5)), r"FaultSpec.thrust_fraction\[1\] must be in \[0, 1\]"),
         (lambda: FaultSpec(engine_out=0.5), r"FaultSpec.engine_out must be a FaultOnset"),
-        (lambda: SensorSpec(altimeter_beams=((0.0, 0.0, -2.0),)), r"SensorSpec.altimeter_beams\[0\] must be a unit vector"),
+        (
+            lambda: SensorSpec(altimeter_beams=((0.0, 0.0, -2.0),)),
+            r"SensorSpec.altimeter_beams\[0\] must be a unit vector",
+        ),
         (lambda: SensorSpec(altimeter_beams=()), r"SensorSpec.altimeter_beams must hold 1 to 4 beams"),
         (lambda: SensorSpec(velocimeter_beams=((1, 0, 0), (0, 1, 0), (-1, 0, 0))), r"must span 3-D space"),
         (lambda: SensorSpec(altimeter_gain=0.0), r"SensorSpec.altimeter_gain must be in \(0, 1\]"),
-        (lambda: SensorSpec(altimeter_reacquire_samples=2.5), r"SensorSpec.altimeter_reacquire_samples must be an integer"),
+        (
+            lambda: SensorSpec(altimeter_reacquire_samples=2.5),
+            r"SensorSpec.altimeter_reacquire_samples must be an integer",
+        ),
         (lambda: SensorSpec(trn_altitude_m=(500.0, 100.0)), r"SensorSpec.trn_altitude_m must have min <= max"),
-        (lambda: SensorSpec(star_tracker_noise_arcsec=(1.0, -1.0, 1.0)), r"star_tracker_noise_arcsec must be non-negative"),
+        (
+            lambda: SensorSpec(star_tracker_noise_arcsec=(1.0, -1.0, 1.0)),
+            r"star_tracker_noise_arcsec must be non-negative",
+        ),
         (lambda: Scenario(name="x", lander=lander(), faults="none"), r"Scenario.faults must be a FaultSpec"),
     ],
 )

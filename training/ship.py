@@ -157,8 +157,12 @@ def rewrite_card(model_dir: Path, run_dir: Path, episodes: int) -> None:
     meta = read_metadata(model_dir)
     pretrain = load_config(model_dir / CONFIG_FILE).pretrain
     evaluations = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
-    reports = {suite: json.loads((model_dir / "bench" / f"{suite}.json").read_text()) for suite in ("nominal", "faults")}
-    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, pretrain, evaluations, reports, episodes))
+    reports = {
+        suite: json.loads((model_dir / "bench" / f"{suite}.json").read_text()) for suite in ("nominal", "faults")
+    }
+    write_atomic(
+        model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, pretrain, evaluations, reports, episodes)
+    )
 
 
 def main(argv=None) -> int:

@@ -282,6 +282,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     path = Path(path)
     data = _read_yaml(path, f"sweep file {path}")
     if data is None or data == {}:
-        raise ValueError(f"sweep file {path} is empty: a sweep needs name, base_config, trials, budget, scheduler "
-                         "and search_space (training/sweeps/ppo_3dof.yaml documents each)")
+        raise ValueError(
+            f"sweep file {path} is empty: a sweep needs name, base_config, trials, budget, scheduler "
+            "and search_space (training/sweeps/ppo_3dof.yaml documents each)"
+        )
     return sweep_from_dict(data, path.parent)

@@ -406,11 +406,21 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, progre
     remaining = config.total_timesteps - model.num_timesteps
     # With reset_num_timesteps=False SB3 counts on from the checkpoint, so the learning-rate
     # schedule and the step count continue where they stopped.
-    model.learn(total_timesteps=remaining, callback=monitor, reset_num_timesteps=not resume,
-                tb_log_name="ppo", progress_bar=False)
+    model.learn(
+        total_timesteps=remaining,
+        callback=monitor,
+        reset_num_timesteps=not resume,
+        tb_log_name="ppo",
+        progress_bar=False,
+    )
     if monitor.last_eval_step != model.num_timesteps:
         monitor.evaluate()
     monitor.checkpoint()
-    save_policy(run_dir / "final", model, env, config, {"trained_steps": int(model.num_timesteps),
-                                                        "training_wall_time_s": round(monitor.wall_time(), 2)})
+    save_policy(
+        run_dir / "final",
+        model,
+        env,
+        config,
+        {"trained_steps": int(model.num_timesteps), "training_wall_time_s": round(monitor.wall_time(), 2)},
+    )
     return run_dir

@@ -256,7 +256,9 @@ def add_export_command(subparsers) -> argparse.ArgumentParser:
     p.add_argument("--to", default=",".join(FORMATS), help=f"comma-separated formats: {', '.join(FORMATS)} (default all)")
     p.add_argument("--out", help="output folder (default MODEL_DIR/export)")
     p.add_argument("--safe-action", help="comma-separated action the C policies return on error (default zeros)")
-    p.add_argument("--check", action="store_true", help="run the parity checks on every installed target and print a table")
+    p.add_argument(
+        "--check", action="store_true", help="run the parity checks on every installed target and print a table"
+    )
     p.add_argument("--targets", help=f"comma-separated targets for --check (default all: {', '.join(_target_names())})")
     p.set_defaults(func=cmd_export)
     return p

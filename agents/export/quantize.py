@@ -414,6 +414,15 @@ def error_budget(q: QuantizedActor, obs=None, n_samples: int = 20000, seed: int 
         "input": float(np.abs(_ablation(q, z_hat, False, False) - ref).max()),
         "activations": float(np.abs(_ablation(q, z, False, True) - ref).max()),
     }
-    return ErrorBudget(ERROR_BUDGET_MAX, ERROR_BUDGET_RMS, float(err.max()), float(np.sqrt(np.mean(err**2))),
-                       float(np.quantile(err, 0.99)), contributions, float(error_bound(q, obs).max()), int(len(obs)),
-                       q.tanh_lut_error, 2.0**-q.in_frac_bits)
+    return ErrorBudget(
+        ERROR_BUDGET_MAX,
+        ERROR_BUDGET_RMS,
+        float(err.max()),
+        float(np.sqrt(np.mean(err**2))),
+        float(np.quantile(err, 0.99)),
+        contributions,
+        float(error_bound(q, obs).max()),
+        int(len(obs)),
+        q.tanh_lut_error,
+        2.0**-q.in_frac_bits,
+    )
