@@ -263,15 +263,18 @@ def test_optimal_propellant_matches_single_solves_and_is_deterministic(nominal):
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("overrides, field", [
-    (dict(min_thrust_n=4000.0), "min_thrust_n"),
-    (dict(dry_mass_kg=1300.0), "dry_mass_kg"),
-    (dict(isp_s=-1.0), "isp_s"),
-    (dict(num_nodes=2), "num_nodes"),
-    (dict(glide_slope_deg=90.0), "glide_slope_deg"),
-    (dict(max_pointing_deg=200.0), "max_pointing_deg"),
-    (dict(gravity_mps2=float("nan")), "gravity_mps2"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (dict(min_thrust_n=4000.0), "min_thrust_n"),
+        (dict(dry_mass_kg=1300.0), "dry_mass_kg"),
+        (dict(isp_s=-1.0), "isp_s"),
+        (dict(num_nodes=2), "num_nodes"),
+        (dict(glide_slope_deg=90.0), "glide_slope_deg"),
+        (dict(max_pointing_deg=200.0), "max_pointing_deg"),
+        (dict(gravity_mps2=float("nan")), "gravity_mps2"),
+    ],
+)
 def test_bad_problem_raises_naming_the_field(overrides, field):
     with pytest.raises(ValueError, match=field):
         vikram(**overrides)

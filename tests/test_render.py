@@ -372,14 +372,16 @@ def test_missing_imageio_names_the_extra_to_install(monkeypatch, tmp_path):
 
 
 def test_stepping_without_render_mode_never_imports_pygame():
-    code = ("import sys, gymnasium as gym, lunar_env\n"
-            "env = gym.make('lunar_env/SouthPole-v0', scenario='hover_start')\n"
-            "env.reset(seed=0)\n"
-            "env.step(env.action_space.sample())\n"
-            "envs = lunar_env.envs.SouthPoleVectorEnv(2)\n"
-            "envs.reset(seed=0)\n"
-            "assert 'pygame' not in sys.modules, 'pygame was imported'\n"
-            "assert 'lunar_env.render.renderer' not in sys.modules\n")
+    code = (
+        "import sys, gymnasium as gym, lunar_env\n"
+        "env = gym.make('lunar_env/SouthPole-v0', scenario='hover_start')\n"
+        "env.reset(seed=0)\n"
+        "env.step(env.action_space.sample())\n"
+        "envs = lunar_env.envs.SouthPoleVectorEnv(2)\n"
+        "envs.reset(seed=0)\n"
+        "assert 'pygame' not in sys.modules, 'pygame was imported'\n"
+        "assert 'lunar_env.render.renderer' not in sys.modules\n"
+    )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr
 
@@ -473,7 +475,9 @@ def test_sampler_gradient_and_shadow():
 
 def test_shaded_map_shows_the_crater_and_its_shadow_and_a_plane_evenly():
     sun_az, sun_el = 270.0, 1.5
-    cache = shading.ShadedTerrainCache(shading.TerrainSampler(crater_tile(sun_az, sun_el)), (0.0, 0.0, 0.0), sun_az, sun_el)
+    cache = shading.ShadedTerrainCache(
+        shading.TerrainSampler(crater_tile(sun_az, sun_el)), (0.0, 0.0, 0.0), sun_az, sun_el
+    )
     level = shading.level_for(1.0)
     cell = shading.level_cell_m(level)
     window = cache.window(level, int(-300 / cell), int(-50 / cell), int(700 / cell), int(100 / cell)).astype(float)
@@ -526,9 +530,17 @@ def test_clipped_runs_keep_the_visible_part_of_a_polyline():
 @pytest.mark.parametrize("suffix", [".mp4", ".gif"])
 def test_render_episode_writes_a_video_that_decodes(tmp_path, suffix):
     out = tmp_path / f"episode{suffix}"
-    result = render_episode(lambda batch: DescentProfileController(batch.scenario.lander, mode="6dof"),
-                            scenario="hover_start", seed=0, out_path=out, max_frames=12, fps=10, size=SMALL,
-                            hold_final_s=0.5, progress=False)
+    result = render_episode(
+        lambda batch: DescentProfileController(batch.scenario.lander, mode="6dof"),
+        scenario="hover_start",
+        seed=0,
+        out_path=out,
+        max_frames=12,
+        fps=10,
+        size=SMALL,
+        hold_final_s=0.5,
+        progress=False,
+    )
     assert result.path == out and out.exists()
     assert result.outcome == "landed" and result.drawn == 12
     if suffix == ".mp4":
@@ -549,9 +561,18 @@ def test_render_episode_writes_a_video_that_decodes(tmp_path, suffix):
 
 
 def test_render_episode_flies_the_lander_of_the_given_batch_index(tmp_path):
-    result = render_episode(lambda batch: DescentProfileController(batch.scenario.lander, mode="3dof"),
-                            scenario="hover_start", mode="3dof", seed=4, out_path=tmp_path / "e.gif", max_frames=3,
-                            size=SMALL, lander_index=2, hold_final_s=0.0, progress=False)
+    result = render_episode(
+        lambda batch: DescentProfileController(batch.scenario.lander, mode="3dof"),
+        scenario="hover_start",
+        mode="3dof",
+        seed=4,
+        out_path=tmp_path / "e.gif",
+        max_frames=3,
+        size=SMALL,
+        lander_index=2,
+        hold_final_s=0.0,
+        progress=False,
+    )
     batch = LanderBatch("hover_start", 3, mode="3dof")
     policy = DescentProfileController(batch.scenario.lander, mode="3dof")
     obs = batch.reset(seed=4)
@@ -577,8 +598,12 @@ def test_render_episode_refuses_bad_arguments(tmp_path):
     with pytest.raises(ValueError, match="gif_colors"):
         render_episode(policy, out_path=tmp_path / "e.gif", gif_colors=300, progress=False)
     with pytest.raises(ValueError, match="3dof action space"):
-        render_episode(DescentProfileController(LanderBatch().scenario.lander, mode="3dof"), mode="6dof",
-                       out_path=tmp_path / "e.gif", progress=False)
+        render_episode(
+            DescentProfileController(LanderBatch().scenario.lander, mode="3dof"),
+            mode="6dof",
+            out_path=tmp_path / "e.gif",
+            progress=False,
+        )
     assert not list(tmp_path.iterdir())
 
 
@@ -655,8 +680,12 @@ def _moviepy_or_stand_in(monkeypatch):
     io = types.ModuleType("moviepy.video.io")
     clip = types.ModuleType("moviepy.video.io.ImageSequenceClip")
     clip.ImageSequenceClip = ImageSequenceClip
-    for name, module in (("moviepy", package), ("moviepy.video", video), ("moviepy.video.io", io),
-                         ("moviepy.video.io.ImageSequenceClip", clip)):
+    for name, module in (
+        ("moviepy", package),
+        ("moviepy.video", video),
+        ("moviepy.video.io", io),
+        ("moviepy.video.io.ImageSequenceClip", clip),
+    ):
         monkeypatch.setitem(sys.modules, name, module)
 
 
@@ -685,9 +714,27 @@ def _parser():
 
 def test_lunar_render_command_writes_a_gif(tmp_path, capsys):
     out = tmp_path / "landing.gif"
-    args = _parser().parse_args(["render", "--policy", "descent_profile", "--scenario", "hover_start", "--mode", "3dof",
-                                 "--seed", "2", "--out", str(out), "--size", "480x320", "--max-frames", "6",
-                                 "--fps", "5"])
+    args = _parser().parse_args(
+        [
+            "render",
+            "--policy",
+            "descent_profile",
+            "--scenario",
+            "hover_start",
+            "--mode",
+            "3dof",
+            "--seed",
+            "2",
+            "--out",
+            str(out),
+            "--size",
+            "480x320",
+            "--max-frames",
+            "6",
+            "--fps",
+            "5",
+        ]
+    )
     assert args.func(args) == 0
     printed = capsys.readouterr().out
     assert "landed" in printed and str(out) in printed

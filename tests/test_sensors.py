@@ -342,8 +342,9 @@ def test_late_altimeter_returns_only_below_its_altitude():
     faults = FaultSpec(altimeter_late=FaultOnset(1.0, "time", (0.0, 0.0)), late_valid_altitude_m=(300.0, 300.0))
     sensors = SensorSpec(altimeter_dropout_probability=0.0)
     clean, late, _ = with_and_without(faults, 150, sensors=sensors, altitude_m=(330.0, 360.0), descent_rate_mps=(5.0, 6.0))
-    assert_same_except(clean, late, obs_columns=ALTIMETER_OBS, x_columns=ALTIMETER_X,
-                       flag_columns=ALTIMETER_FLAGS + FAULT_FLAGS)
+    assert_same_except(
+        clean, late, obs_columns=ALTIMETER_OBS, x_columns=ALTIMETER_X, flag_columns=ALTIMETER_FLAGS + FAULT_FLAGS
+    )
     obs, x, _ = late
     height = x[:, :, S.PZ]  # flat ground at the site's height
     sampled = np.zeros(obs.shape[:2], bool)
@@ -358,10 +359,17 @@ def test_rim_jump_is_rejected_or_accepted_as_the_gate_decides(gate, reacquire, a
     jump = 3000.0
     # 2.05 s: the onset comes at step 21, between altimeter samples (every 5 steps).
     faults = FaultSpec(altimeter_rim_jump=FaultOnset(1.0, "time", (2.05, 2.05)), rim_jump_m=(jump, jump))
-    sensors = SensorSpec(altimeter_gate_m=gate, altimeter_reacquire_samples=reacquire, altimeter_dropout_probability=0.0)
+    sensors = SensorSpec(
+        altimeter_gate_m=gate, altimeter_reacquire_samples=reacquire, altimeter_dropout_probability=0.0
+    )
     clean, rim, _ = with_and_without(faults, 100, sensors=sensors)
-    assert_same_except(clean, rim, obs_columns=ALTIMETER_OBS[:2] + CUE_OBS, x_columns=ALTIMETER_X,
-                       flag_columns=[S.ALTIMETER_REJECTS] + FAULT_FLAGS)
+    assert_same_except(
+        clean,
+        rim,
+        obs_columns=ALTIMETER_OBS[:2] + CUE_OBS,
+        x_columns=ALTIMETER_X,
+        flag_columns=[S.ALTIMETER_REJECTS] + FAULT_FLAGS,
+    )
     obs, x, flags = rim
     onset = 21
     before = obs[onset - 1, :, ALTITUDE] - x[onset - 1, :, S.PZ]
@@ -384,7 +392,7 @@ def test_thrust_loss_scales_every_engine_from_its_onset():
     a, b = fly(clean, 20, 12, full), fly(lossy, 20, 12, full)
     onset = 10  # the first step ending at or after 0.95 s; its effect acts from the next step
     assert_same_until(a, b, onset)  # nothing changes before the onset
-    np.testing.assert_array_equal(b[1][onset:, :, S.HEALTH:S.HEALTH + 4], 0.55)
+    np.testing.assert_array_equal(b[1][onset:, :, S.HEALTH : S.HEALTH + 4], 0.55)
     assert np.all(b[2][onset:, :, S.FAULTS_ACTIVE] == fault_bit("thrust_loss"))
     # The thrust bound shrinks to 55%: (dv/dt + g) m over the first step after the onset.
     x0, x_clean, x_lossy = a[1][onset], a[1][onset + 1], b[1][onset + 1]
@@ -402,11 +410,11 @@ def test_engine_out_stops_one_engine_and_pushes_the_lander_off_axis():
     clean, out, batch = with_and_without(faults, 20, mode="6dof", angular_rate_dps=0.0)
     onset = 10
     assert_same_until(clean, out, onset)  # nothing changes before the onset
-    health = out[1][onset:, :, S.HEALTH:S.HEALTH + 4]
+    health = out[1][onset:, :, S.HEALTH : S.HEALTH + 4]
     engine = batch.state.flags[:, S.FAULT_ENGINE]
     assert np.all(health[:, np.arange(8), engine] == 0.0)
     assert np.all((health == 0.0).sum(axis=2) == 1)
-    rate_change = np.abs(out[1][-1, :, S.WX:S.WZ + 1] - clean[1][-1, :, S.WX:S.WZ + 1]).max(axis=1)
+    rate_change = np.abs(out[1][-1, :, S.WX : S.WZ + 1] - clean[1][-1, :, S.WX : S.WZ + 1]).max(axis=1)
     assert np.all(rate_change > 1e-3)  # the asymmetric thrust turns the lander
 
 
@@ -421,14 +429,19 @@ def test_engine_out_picks_each_engine_equally_often_and_needs_several_engines():
 
 
 def test_imu_bias_jump_steps_the_biases_and_leaves_the_physics_alone():
-    faults = FaultSpec(imu_bias_jump=FaultOnset(1.0, "time", (0.95, 0.95)), gyro_bias_jump_deg_per_h=100.0,
-                       accel_bias_jump_ug=5000.0)
+    faults = FaultSpec(
+        imu_bias_jump=FaultOnset(1.0, "time", (0.95, 0.95)), gyro_bias_jump_deg_per_h=100.0, accel_bias_jump_ug=5000.0
+    )
     clean, jump, _ = with_and_without(faults, 40, mode="6dof")
     onset = 10
     assert_same_until(clean, jump, onset)  # nothing changes before the onset
     np.testing.assert_array_equal(clean[1][:, :, PHYSICS], jump[1][:, :, PHYSICS])
-    step_g = jump[1][onset, :, S.GYRO_BIAS_X:S.GYRO_BIAS_X + 3] - clean[1][onset, :, S.GYRO_BIAS_X:S.GYRO_BIAS_X + 3]
-    step_a = jump[1][onset, :, S.ACCEL_BIAS_X:S.ACCEL_BIAS_X + 3] - clean[1][onset, :, S.ACCEL_BIAS_X:S.ACCEL_BIAS_X + 3]
+    step_g = (
+        jump[1][onset, :, S.GYRO_BIAS_X : S.GYRO_BIAS_X + 3] - clean[1][onset, :, S.GYRO_BIAS_X : S.GYRO_BIAS_X + 3]
+    )
+    step_a = (
+        jump[1][onset, :, S.ACCEL_BIAS_X : S.ACCEL_BIAS_X + 3] - clean[1][onset, :, S.ACCEL_BIAS_X : S.ACCEL_BIAS_X + 3]
+    )
     np.testing.assert_allclose(np.linalg.norm(step_g, axis=1), math.radians(100.0) / 3600.0, rtol=1e-9)
     np.testing.assert_allclose(np.linalg.norm(step_a, axis=1), 5000.0 * 9.80665e-6, rtol=1e-9)
     assert not np.allclose(clean[0][-1, :, SL["velocity"]], jump[0][-1, :, SL["velocity"]], rtol=0, atol=1e-6)

@@ -58,8 +58,17 @@ def _limit_threads(cpus: int) -> None:
         sys.modules["torch"].set_num_threads(max(1, int(cpus)))
 
 
-def shard_task(make_policy: PolicyFactory, scenario: str, start: int, count: int, seed: int, mode: str,
-               observation_mode: str, cpus: int, label: str) -> dict[str, Any]:
+def shard_task(
+    make_policy: PolicyFactory,
+    scenario: str,
+    start: int,
+    count: int,
+    seed: int,
+    mode: str,
+    observation_mode: str,
+    cpus: int,
+    label: str,
+) -> dict[str, Any]:
     """The body of one Ray task: build the shard's batch and policy, fly it (see :func:`fly_shard`)."""
     from lunar_env.simulator import LanderBatch
 
@@ -75,10 +84,20 @@ def _check_int(name: str, value, low: int) -> int:
     return int(value)
 
 
-def fly_scenario_ray(make_policy: PolicyFactory, scenario: str, episodes: int, seed: int, mode: str,
-                     observation_mode: str = "sensors", shard_size: int | None = None, address: str | None = None,
-                     max_retries: int = DEFAULT_MAX_RETRIES, cpus_per_shard: int = 1, progress: bool = True,
-                     label: str = "") -> ScenarioRun:
+def fly_scenario_ray(
+    make_policy: PolicyFactory,
+    scenario: str,
+    episodes: int,
+    seed: int,
+    mode: str,
+    observation_mode: str = "sensors",
+    shard_size: int | None = None,
+    address: str | None = None,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    cpus_per_shard: int = 1,
+    progress: bool = True,
+    label: str = "",
+) -> ScenarioRun:
     """Fly ``episodes`` episodes of a scenario as Ray tasks; equal to ``fly_scenario`` for the same
     (policy, scenario, episodes, seed, mode, observation_mode), whatever ``shard_size``.
 
@@ -100,8 +119,10 @@ def fly_scenario_ray(make_policy: PolicyFactory, scenario: str, episodes: int, s
     if shard_size is not None:
         shard_size = _check_int("shard_size", shard_size, 1)
     if not callable(make_policy):
-        raise ValueError(f"make_policy must be a function batch -> Policy, got {make_policy!r} "
-                         "(a policy by name or path: agents.bench_runner.fly_scenario_ray)")
+        raise ValueError(
+            f"make_policy must be a function batch -> Policy, got {make_policy!r} "
+            "(a policy by name or path: agents.bench_runner.fly_scenario_ray)"
+        )
     ray = init_ray(address)
     from ray.exceptions import RayTaskError
     from tqdm.auto import tqdm
@@ -110,12 +131,15 @@ def fly_scenario_ray(make_policy: PolicyFactory, scenario: str, episodes: int, s
         shard_size = auto_shard_size(episodes, int(ray.cluster_resources().get("CPU", 1)))
     shards = shard_ranges(episodes, shard_size)
     task = ray.remote(shard_task).options(num_cpus=cpus_per_shard, max_retries=max_retries, retry_exceptions=False)
-    pending = {task.remote(make_policy, scenario, start, count, seed, mode, observation_mode, cpus_per_shard, label): k
-               for k, (start, count) in enumerate(shards)}
+    pending = {
+        task.remote(make_policy, scenario, start, count, seed, mode, observation_mode, cpus_per_shard, label): k
+        for k, (start, count) in enumerate(shards)
+    }
     results: dict[int, dict[str, Any]] = {}
     try:
-        with tqdm(total=len(shards), desc=f"{scenario} ({mode}) on Ray", unit="shard", disable=not progress,
-                  leave=False) as bar:
+        with tqdm(
+            total=len(shards), desc=f"{scenario} ({mode}) on Ray", unit="shard", disable=not progress, leave=False
+        ) as bar:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
@@ -128,8 +152,10 @@ def fly_scenario_ray(make_policy: PolicyFactory, scenario: str, episodes: int, s
                             raise cause from None
                         raise
                     if k in results or (part["start"], part["count"]) != shards[k]:
-                        raise RuntimeError(f"shard {k} returned episodes {part['start']}+{part['count']}, "
-                                           f"expected {shards[k][0]}+{shards[k][1]}")
+                        raise RuntimeError(
+                            f"shard {k} returned episodes {part['start']}+{part['count']}, "
+                            f"expected {shards[k][0]}+{shards[k][1]}"
+                        )
                     results[k] = part
                     bar.update(1)
     finally:
