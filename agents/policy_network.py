@@ -256,7 +256,7 @@ def check_actor_range(
     """
     bound = np.full(spec.obs_dim, float(input_bound))
     layers = [f"mlp_extractor.policy_net.{2 * k}" for k in range(len(spec.pi))] + ["action_net"]
-    for k, layer in enumerate(layers):
+    for layer in layers:
         w = np.abs(state[f"{layer}.weight"].astype(np.float64))
         pre = w @ bound + np.abs(state[f"{layer}.bias"].astype(np.float64))
         if not np.all(pre < MAX_PREACTIVATION):

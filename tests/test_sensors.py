@@ -224,7 +224,7 @@ def test_random_walks_grow_with_the_square_root_of_time(source):
                         star_tracker_rate_hz=0.0, velocimeter_rate_hz=0.0, trn_rate_hz=0.0)
         density = math.radians(0.35) / 3600.0 / 60.0  # rad/s / sqrt(s): 0.35 deg/h after one hour
     batch = batch_of(n, sensors, mode="6dof", angular_rate_dps=0.0)
-    obs = batch.reset(seed=7)
+    batch.reset(seed=7)
     action = hover_actions(batch)
     measured = {}
     for t_end in (5.0, 20.0):

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lunar_env.checks import check_integer
 from training.config import TRAIN_SEED_OFFSET, TrainConfig
 
 DEFAULT_BENCH_EPISODES = 500
@@ -202,12 +203,6 @@ def write_summary(summary: dict[str, Any], base_dir: str | Path) -> list[Path]:
     return paths
 
 
-def _check_positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def run_seeds(config: TrainConfig, seeds: tuple[int, ...] | list[int], base_dir: str | Path, backend: str = "local",
               address: str | None = None, cpus_per_seed: int = 1, resume: bool = False,
               bench_episodes: int = DEFAULT_BENCH_EPISODES, bench_seed: int = DEFAULT_BENCH_SEED,
@@ -230,10 +225,9 @@ def run_seeds(config: TrainConfig, seeds: tuple[int, ...] | list[int], base_dir:
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError("--seeds names no seed")
-    _check_positive("--cpus-per-seed", cpus_per_seed)
-    _check_positive("--bench-episodes", bench_episodes)
-    if isinstance(bench_seed, bool) or not isinstance(bench_seed, int) or not 0 <= bench_seed < TRAIN_SEED_OFFSET:
-        raise ValueError(f"--bench-seed must be an integer in [0, {TRAIN_SEED_OFFSET}), got {bench_seed!r}")
+    check_integer("--cpus-per-seed", cpus_per_seed, 1)
+    check_integer("--bench-episodes", bench_episodes, 1)
+    check_integer("--bench-seed", bench_seed, 0, TRAIN_SEED_OFFSET - 1)
     base_dir = Path(base_dir).resolve()  # Ray workers may run in another folder
     configs = [dataclasses.replace(config, seed=k, name=f"{config.name}_seed{k}") for k in seeds]
     if not resume:

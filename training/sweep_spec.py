@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lunar_env.checks import check_integer
 from training.config import EMPTY_CONFIG_HINT, PPOConfig, TrainConfig, config_from_dict
 from training.field_checks import check_folder_name, check_int, check_number
 
@@ -57,8 +58,9 @@ class SearchParam:
             raise ValueError(f"{where}: {self.kind} needs low < high, got {list(self.values)!r}")
         if self.kind == "loguniform" and low <= 0:
             raise ValueError(f"{where}: loguniform needs 0 < low, got {low!r}")
-        if self.kind == "randint" and any(not isinstance(v, int) or isinstance(v, bool) for v in self.values):
-            raise ValueError(f"{where}: randint needs integer bounds, got {list(self.values)!r}")
+        if self.kind == "randint":  # integer bounds, strictly: a YAML 5.0 is not a randint bound
+            for k, label in enumerate(("low", "high")):
+                check_integer(f"{where}.randint[{k}] ({label})", self.values[k])
 
     def candidates(self) -> list:
         """Values worth validating before the sweep starts: the ends of a range, every choice."""

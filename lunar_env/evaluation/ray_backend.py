@@ -23,8 +23,8 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 
+from lunar_env.checks import check_integer
 from lunar_env.evaluation.suite import (
     DEFAULT_SHARD_SIZE,
     ScenarioRun,
@@ -78,12 +78,6 @@ def shard_task(
     return fly_shard(policy, batch, seed, label)
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
 def fly_scenario_ray(
     make_policy: PolicyFactory,
     scenario: str,
@@ -112,12 +106,12 @@ def fly_scenario_ray(
         max_retries: reruns of a shard whose worker died.
         cpus_per_shard: CPUs each task reserves (and numba threads it runs).
     """
-    episodes = _check_int("episodes", episodes, 1)
-    seed = _check_int("seed", seed, 0)
-    max_retries = _check_int("max_retries", max_retries, 0)
-    cpus_per_shard = _check_int("cpus_per_shard", cpus_per_shard, 1)
+    episodes = check_integer("episodes", episodes, 1)
+    seed = check_integer("seed", seed, 0)
+    max_retries = check_integer("max_retries", max_retries, 0)
+    cpus_per_shard = check_integer("cpus_per_shard", cpus_per_shard, 1)
     if shard_size is not None:
-        shard_size = _check_int("shard_size", shard_size, 1)
+        shard_size = check_integer("shard_size", shard_size, 1)
     if not callable(make_policy):
         raise ValueError(
             f"make_policy must be a function batch -> Policy, got {make_policy!r} "

@@ -33,6 +33,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from lunar_env.checks import check_integer
 from lunar_env.config import check_range
 from lunar_env.physics import state as S
 from lunar_env.render import RENDER_MODES, require
@@ -763,10 +764,8 @@ class LanderView:
         size: tuple[int, int] = DEFAULT_SIZE,
         fps: float | None = None,
     ):
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < batch.num_landers:
-            raise ValueError(f"render_lander must be an integer in [0, {batch.num_landers - 1}], got {index!r}")
+        self.index = check_integer("render_lander", index, 0, batch.num_landers - 1)
         self.batch = batch
-        self.index = int(index)
         self.renderer = LanderRenderer.for_batch(batch, render_mode=render_mode, size=size, fps=fps)
         self._track = np.zeros((256, 4))
         self._count = 0

@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lunar_env.checks import check_int, check_integer
 from lunar_env.config import check_interval, check_range
 from lunar_env.constants import SOUTH_POLE_MAX_SUN_ELEVATION_DEG
 from lunar_env.terrain import generator as gen
@@ -64,6 +65,12 @@ candidate landing sites are about 100 m in radius (NASA)."""
 
 MAX_TILES = 4096
 """Largest pool (tiles)."""
+
+MAX_SITE_ATTEMPTS = 1000
+"""Most search areas a tile tries before it gives up finding a landing site (count)."""
+
+MAX_TERRAIN_SEED = 2**63 - 1
+"""Largest seed of a terrain pool: seeds are non-negative int64 (numpy's SeedSequence takes any)."""
 
 BYTES_PER_HEIGHT = 8
 """Heights are float64."""
@@ -230,8 +237,7 @@ class TerrainSpec:
 
     def __post_init__(self) -> None:
         o = "TerrainSpec"
-        if isinstance(self.num_tiles, bool) or not isinstance(self.num_tiles, (int, np.integer)) or not 1 <= self.num_tiles <= MAX_TILES:
-            raise ValueError(f"{o}.num_tiles must be an integer in [1, {MAX_TILES}], got {self.num_tiles!r}")
+        check_int(o, "num_tiles", self.num_tiles, 1, MAX_TILES)
         check_range(o, "region_size_m", self.region_size_m, 1000.0, 200_000.0)
         check_range(o, "coarse_cell_m", self.coarse_cell_m, 1.0, 1000.0)
         check_range(o, "fine_size_m", self.fine_size_m, 64.0, 10_000.0)
@@ -275,8 +281,7 @@ class TerrainSpec:
         check_range(o, "max_rock_height_m", self.max_rock_height_m, 0.0, 100.0)
         check_range(o, "hazard_min_slope_deg", self.hazard_min_slope_deg, self.max_site_slope_deg, 90.0, high_open=True)
         check_range(o, "site_search_radius_m", self.site_search_radius_m, 0.0, self.fine_size_m)
-        if isinstance(self.site_attempts, bool) or not isinstance(self.site_attempts, (int, np.integer)) or not 1 <= self.site_attempts <= 1000:
-            raise ValueError(f"{o}.site_attempts must be an integer in [1, 1000], got {self.site_attempts!r}")
+        check_int(o, "site_attempts", self.site_attempts, 1, MAX_SITE_ATTEMPTS)
         room = self.region_size_m / 2.0 - self.fine_size_m / 2.0 - self.site_search_radius_m
         check_range(o, "site_offset_m", self.site_offset_m, 0.0, room)
         check_range(o, "rim_crater_diameter_m", self.rim_crater_diameter_m, 10.0 * self.fine_cell_m, self.region_size_m / 4.0)
@@ -573,6 +578,4 @@ class _SiteSearch:
 
 def check_terrain_seed(seed, name: str = "terrain_seed") -> int:
     """The seed of a terrain pool as an int; a ValueError naming ``name`` otherwise."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"{name} must be an integer in [0, 2**63), got {seed!r}")
-    return int(seed)
+    return check_integer(name, seed, 0, MAX_TERRAIN_SEED)
