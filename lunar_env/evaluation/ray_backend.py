@@ -23,7 +23,6 @@ import sys
 from collections.abc import Callable
 from typing import Any
 
-
 from lunar_env.checks import check_integer
 from lunar_env.evaluation.suite import (
     DEFAULT_SHARD_SIZE,
