@@ -76,7 +76,8 @@ def run(num_landers: int, num_nodes: int, seed: int) -> dict:
             )
         )
         print(
-            f"{i:3d}  {solution.status:10s} tf {solution.final_time_s:7.2f} s  propellant {solution.propellant_kg:7.2f} kg  "
+            f"{i:3d}  {solution.status:10s} tf {solution.final_time_s:7.2f} s  propellant "
+            f"{solution.propellant_kg:7.2f} kg  "
             f"{solution.solve_time_s:6.3f} s ({solution.solver_calls} SOCPs)",
             flush=True,
         )
@@ -97,7 +98,8 @@ def report(result: dict, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; "
         f"load average {result['load']:.1f} when the run started (timings scale with it on a shared machine).",
         "",
         f"Problem (from_lander, Vikram-like): thrust {p.min_thrust_n:g}-{p.max_thrust_n:g} N, Isp {p.isp_s:g} s, "
@@ -107,13 +109,15 @@ def report(result: dict, command: str) -> str:
         "| quantity | value |",
         "|---|---|",
         f"| landings solved | {len(rows)} ({len(feasible)} feasible) |",
-        f"| time per landing, free final time (s) | mean {seconds.mean():.3f}, median {np.median(seconds):.3f}, max {seconds.max():.3f} |",
+        f"| time per landing, free final time (s) | mean {seconds.mean():.3f}, median {np.median(seconds):.3f}, max "
+        f"{seconds.max():.3f} |",
         f"| SOCPs per landing | mean {calls.mean():.1f}, max {calls.max()} |",
         f"| time of one SOCP at fixed tf (s) | mean {np.nanmean(single):.4f} |"
         if single.size
         else "| time of one SOCP at fixed tf (s) | - |",
         f"| first call, cvxpy problem build included (s) | {result['build_s']:.3f} |",
-        f"| optimal propellant (kg) | mean {propellant.mean():.2f}, min {propellant.min():.2f}, max {propellant.max():.2f} |"
+        f"| optimal propellant (kg) | mean {propellant.mean():.2f}, min {propellant.min():.2f}, max "
+        f"{propellant.max():.2f} |"
         if feasible
         else "| optimal propellant (kg) | - |",
         f"| optimal final time (s) | mean {tf.mean():.2f}, min {tf.min():.2f}, max {tf.max():.2f} |"

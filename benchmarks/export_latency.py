@@ -263,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
         f"Command: `{command}`",
         "",
         f"Policy: {arch}, {actor.activation}; {'random weights' if not args.model_dir else portable(str(model_dir))}. "
-        f"Machine: {platform.machine()}, {platform.processor() or platform.system()}, Python {platform.python_version()}; "
+        f"Machine: {platform.machine()}, {platform.processor() or platform.system()}, Python "
+        f"{platform.python_version()}; "
         f"median of {REPEATS} timed loops of ~{args.seconds:g} s each.",
         "",
         f"| method | µs per action, batch 1 | µs per action, batch {N_OBS} |",

@@ -503,7 +503,8 @@ class Scenario:
         check_range(owner, "max_altitude_m", self.max_altitude_m, 0.0, 1e6, low_open=True)
         if self.initial.altitude_m[1] >= self.max_altitude_m:
             raise ValueError(
-                f"Scenario.max_altitude_m ({self.max_altitude_m}) must exceed the highest start altitude {self.initial.altitude_m[1]}"
+                f"Scenario.max_altitude_m ({self.max_altitude_m}) must exceed the highest start altitude "
+                f"{self.initial.altitude_m[1]}"
             )
 
     @property

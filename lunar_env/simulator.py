@@ -96,7 +96,8 @@ def terrain_pool(scenario: Scenario, seed: int) -> tuple[list[TerrainTile], Terr
     make_pool = getattr(scenario.terrain, "make_pool", None)
     if make_pool is None:
         raise ValueError(
-            f"Scenario.terrain must be None or a terrain spec with make_pool(seed), got {type(scenario.terrain).__name__}"
+            "Scenario.terrain must be None or a terrain spec with make_pool(seed), got "
+            f"{type(scenario.terrain).__name__}"
         )
     try:
         key = (scenario.terrain, int(seed))

@@ -162,7 +162,8 @@ def run(
     if compile_time:
         report["compile"] = measure_compile_time()
         progress(
-            f"  numba first call: {report['compile']['cold_cache_s']:.1f} s cold, {report['compile']['warm_cache_s']:.1f} s cached"
+            f"  numba first call: {report['compile']['cold_cache_s']:.1f} s cold, "
+            f"{report['compile']['warm_cache_s']:.1f} s cached"
         )
     return report
 

@@ -175,7 +175,8 @@ def test_a_model_folder_holding_a_pickled_array_is_refused_and_never_run(tmp_pat
     (folder / METADATA_FILE).write_text(json.dumps(meta))
     batch = LanderBatch("hover_start", 1, mode="3dof")
     for load in (load_model_folder, load_actor, lambda p: load_policy(str(p), batch)):
-        with pytest.raises(ModelFolderError, match=f"{name}: corrupt, or holds pickled objects .refused, nothing in it was run"):
+        refusal = f"{name}: corrupt, or holds pickled objects .refused, nothing in it was run"
+        with pytest.raises(ModelFolderError, match=refusal):
             load(folder)
     from training.commands.main import main
 

@@ -259,7 +259,8 @@ def run_seeds(config: TrainConfig, seeds: tuple[int, ...] | list[int], base_dir:
 
 def _print_row(row: dict[str, Any]) -> None:
     print(
-        f"seed {row['seed']}: landed {100 * row['success_rate']:.1f}%, propellant {_cell(row['propellant_kg'], '.1f')} kg "
+        f"seed {row['seed']}: landed {100 * row['success_rate']:.1f}%, propellant "
+        f"{_cell(row['propellant_kg'], '.1f')} kg "
         f"({row['wall_time_s']:.0f} s)"
     )
 
@@ -292,7 +293,8 @@ def _run_on_ray(
         for cfg in configs
     }
     print(
-        f"{len(configs)} seeds on Ray ({int(ray.cluster_resources().get('CPU', 0))} CPUs, {cpus} per seed) -> {base_dir}"
+        f"{len(configs)} seeds on Ray ({int(ray.cluster_resources().get('CPU', 0))} CPUs, {cpus} per seed) -> "
+        f"{base_dir}"
     )
     rows: dict[int, dict[str, Any]] = {}
     try:

@@ -126,7 +126,8 @@ def model_card(name: str, meta: dict, pretrain, evaluations: list[dict], reports
                      f"{propellant} |")
     lines += [
         "",
-        f"## Benchmark (`lunar bench --policy models/{name} --suite nominal|faults --episodes {episodes} --seed {BENCH_SEED}`)",
+        f"## Benchmark (`lunar bench --policy models/{name} --suite nominal|faults --episodes {episodes} --seed "
+        f"{BENCH_SEED}`)",
         "",
         "Seed 0 episodes are never used in training (training draws from streams 1,000,000 and up).",
         "",

@@ -121,7 +121,8 @@ def _report_printer():
     class ReportPrinter(Callback):
         def on_trial_result(self, iteration, trials, trial, result, **info):
             prop = result.get("propellant_kg")
-            print(f"  trial {trial.trial_id}: step {result['timesteps']:>10,}  landed {100 * result['success_rate']:5.1f}%  "
+            print(f"  trial {trial.trial_id}: step {result['timesteps']:>10,}  landed "
+                  f"{100 * result['success_rate']:5.1f}%  "
                   f"propellant {'-' if prop is None else f'{prop:.1f}'} kg  score {result['score']:.4f}", flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):

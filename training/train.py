@@ -185,7 +185,8 @@ def load_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[PPO, VecNormali
     if not folder.is_dir():
         raise TrainingError(f"--resume: {run_dir} has no checkpoint to resume from")
     if (folder / LEGACY_VECNORMALIZE_FILE).exists() and not (folder / VECNORMALIZE_FILE).exists():
-        raise TrainingError(f"--resume: {folder} was written by an older lunar-env ({LEGACY_VECNORMALIZE_FILE}, a pickle, "
+        raise TrainingError(f"--resume: {folder} was written by an older lunar-env "
+                            f"({LEGACY_VECNORMALIZE_FILE}, a pickle, "
                             "which is not loaded because pickles can run code); start a new run")
     try:
         state = json.loads((folder / STATE_FILE).read_text())
@@ -197,7 +198,8 @@ def load_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[PPO, VecNormali
         if not (folder / name).is_file():
             raise TrainingError(f"--resume: {folder / name} is missing")
         if _sha256(folder / name) != files.get(name):
-            raise TrainingError(f"--resume: {folder / name} is corrupt or was replaced after the checkpoint was written "
+            raise TrainingError(f"--resume: {folder / name} is corrupt or was replaced "
+                                "after the checkpoint was written "
                                 f"(its sha256 differs from the one in {STATE_FILE})")
     env = make_env(config)
     _restore_normalization(env, folder / VECNORMALIZE_FILE)
@@ -310,7 +312,8 @@ class TrainingMonitor(BaseCallback):
         if config.stop_at_success_rate is not None and result.success_rate >= config.stop_at_success_rate:
             self.stop = True
         if self.bar is not None:
-            self.bar.write(f"step {result.steps:>10,}  {result.wall_time_s:7.0f} s  landed {100 * result.success_rate:5.1f}%  "
+            self.bar.write(f"step {result.steps:>10,}  {result.wall_time_s:7.0f} s  landed "
+                           f"{100 * result.success_rate:5.1f}%  "
                            f"propellant {result.propellant_kg:6.1f} kg  miss {result.miss_distance_m:6.1f} m")
         return result
 
@@ -389,7 +392,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, progre
         model.tensorboard_log = str(run_dir / "tb")
     else:
         if (run_dir / CHECKPOINT).exists():
-            raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+            raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
+                                "--run-dir")
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "evaluations.jsonl").unlink(missing_ok=True)  # of a run that died before its first checkpoint
         env = make_env(config)

@@ -199,7 +199,8 @@ def _check_policy_kind(policy) -> None:
     _check_spaces(policy)
     if getattr(policy, "squash_output", False):
         raise ValueError(
-            "squashed outputs (use_sde with squash_output=True) are not supported: the exported actor clips, it does not squash"
+            "squashed outputs (use_sde with squash_output=True) are not supported: "
+            "the exported actor clips, it does not squash"
         )
     if not isinstance(policy.action_dist, (DiagGaussianDistribution, StateDependentNoiseDistribution)):
         raise ValueError(

@@ -195,7 +195,8 @@ def run_checks(actor, out_dir: str | Path, vectors, formats=FORMATS, targets=Non
 
 def format_table(rows: list[dict]) -> str:
     """The check results as a Markdown table."""
-    lines = ["| target | variant | max abs error | bit-identical to mirror | code bytes | data bytes | stack bytes | note |",
+    lines = ["| target | variant | max abs error | bit-identical to mirror "
+             "| code bytes | data bytes | stack bytes | note |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         e = f"{r['max_error']:.2e}" if "max_error" in r else "-"
@@ -253,7 +254,8 @@ def add_export_command(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("export", help="export a trained policy to ONNX, float32 C and int8 C; --check runs them",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (policy.npz, normalization.npz, metadata.json)")
-    p.add_argument("--to", default=",".join(FORMATS), help=f"comma-separated formats: {', '.join(FORMATS)} (default all)")
+    p.add_argument("--to", default=",".join(FORMATS),
+                   help=f"comma-separated formats: {', '.join(FORMATS)} (default all)")
     p.add_argument("--out", help="output folder (default MODEL_DIR/export)")
     p.add_argument("--safe-action", help="comma-separated action the C policies return on error (default zeros)")
     p.add_argument(

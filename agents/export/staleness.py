@@ -125,7 +125,8 @@ def compare_test_vectors(a: Path, b: Path, name: str) -> list[str]:
     if obs_diff.any():
         row, col = np.argwhere(obs_diff)[0]
         problems.append(f"{name}: {int(obs_diff.sum())} observations differ (compared exactly); first at row "
-                        f"{row + 1}, obs_{col}: {float(old.obs[row, col])!r} checked in, {float(new.obs[row, col])!r} fresh")
+                        f"{row + 1}, obs_{col}: {float(old.obs[row, col])!r} checked in, "
+                        f"{float(new.obs[row, col])!r} fresh")
     bad = ~numbers_agree(old.expected, new.expected)
     if bad.any():
         with np.errstate(invalid="ignore"):

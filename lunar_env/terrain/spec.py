@@ -243,7 +243,8 @@ class TerrainSpec:
         check_range(o, "fine_size_m", self.fine_size_m, 64.0, 10_000.0)
         check_range(o, "fine_cell_m", self.fine_cell_m, 0.05, 10.0)
         if self.fine_cell_m >= self.coarse_cell_m:
-            raise ValueError(f"{o}.fine_cell_m ({self.fine_cell_m:g}) must be smaller than {o}.coarse_cell_m ({self.coarse_cell_m:g})")
+            raise ValueError(f"{o}.fine_cell_m ({self.fine_cell_m:g}) must be smaller than {o}.coarse_cell_m "
+                             f"({self.coarse_cell_m:g})")
         _grid_count(o, "region_size_m", self.region_size_m, "coarse_cell_m", self.coarse_cell_m)
         _grid_count(o, "fine_size_m", self.fine_size_m, "fine_cell_m", self.fine_cell_m)
         check_range(o, "regional_slope_deg", self.regional_slope_deg, 0.0, 30.0)

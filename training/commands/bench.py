@@ -21,7 +21,8 @@ def add_bench_command(sub) -> None:
     p.add_argument(
         "--policy",
         required=True,
-        help="zemzev, zemzev_replan, descent_profile (or its former name velocity_field), random, a model folder, an SB3 .zip or an exported .onnx file",
+        help="zemzev, zemzev_replan, descent_profile (or its former name velocity_field), random, a model folder, an "
+             "SB3 .zip or an exported .onnx file",
     )
     p.add_argument("--suite", default="nominal", help="nominal, faults or all (default: nominal)")
     p.add_argument("--scenario", action="append", help="fly these scenarios instead of a suite (repeatable)")
