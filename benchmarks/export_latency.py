@@ -61,7 +61,8 @@ int main(int argc, char **argv)
         }}
     }}
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("%.6f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)(reps * {n}));
+    printf("%.6f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec))
+                     / (double)(reps * {n}));
     return 0;
 }}
 """

@@ -314,7 +314,9 @@ class SensorSpec:
             check_range(owner, name, getattr(self, name), 0.0, 1e5)
         for name in ("accel_bias_ug", "accel_bias_instability_ug"):
             check_range(owner, name, getattr(self, name), 0.0, 1e6)
-        check_range(owner, "accel_velocity_random_walk_mps_per_sqrt_h", self.accel_velocity_random_walk_mps_per_sqrt_h, 0.0, 1e3)
+        check_range(
+            owner, "accel_velocity_random_walk_mps_per_sqrt_h", self.accel_velocity_random_walk_mps_per_sqrt_h, 0.0, 1e3
+        )
         for name in ("star_tracker_rate_hz", "altimeter_rate_hz", "velocimeter_rate_hz", "trn_rate_hz"):
             check_range(owner, name, getattr(self, name), 0.0, 1000.0)
         noise = check_vector(owner, "star_tracker_noise_arcsec", self.star_tracker_noise_arcsec)

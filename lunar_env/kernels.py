@@ -162,7 +162,9 @@ def reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, fau
 
 
 @njit(cache=True, parallel=True)
-def reset_kernel(mask, seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs):
+def reset_kernel(
+    mask, seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs
+):
     """Start a new episode for every lander i with mask[i] and write its first observation.
 
     Returns how many of them started from a non-finite state (a spec the physics cannot carry).

@@ -172,7 +172,8 @@ def sample_star_tracker(x, rng, sensors, i):
     """Star-tracker sample (two normal pairs): attitude update with noise about body x, y, z."""
     a, b = next_normal_pair(rng, i)
     c, _ = next_normal_pair(rng, i)
-    update_attitude(x, i, sensors.star_gain, sensors.star_sigma[0] * a, sensors.star_sigma[1] * b, sensors.star_sigma[2] * c)
+    sigma = sensors.star_sigma
+    update_attitude(x, i, sensors.star_gain, sigma[0] * a, sigma[1] * b, sigma[2] * c)
 
 
 @njit(cache=True)

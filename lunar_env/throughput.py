@@ -125,7 +125,9 @@ def measure_compile_time() -> dict[str, float]:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         times = {}
         for label in ("cold_cache_s", "warm_cache_s"):
-            out = subprocess.run([sys.executable, "-c", COMPILE_PROBE], env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", COMPILE_PROBE], env=env, capture_output=True, text=True, check=True
+            )
             times[label] = float(out.stdout.strip().splitlines()[-1])
     return times
 

@@ -13,7 +13,7 @@ from lunar_env.physics import state as S
 
 @pytest.mark.parametrize("value", [True, False, np.bool_(True), 2.0, "3", None])
 def test_check_int_refuses_what_is_not_an_integer(value):
-    with pytest.raises(ValueError, match=r"Owner.count must be an integer, got"):
+    with pytest.raises(ValueError, match=r"Owner.count must be an integer >= 0, got"):
         check_int("Owner", "count", value, 0)
 
 

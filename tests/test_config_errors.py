@@ -221,7 +221,8 @@ try:
     refusal = None
 except ValueError as err:
     refusal = str(err)
-print(json.dumps({"shipped": [shipped.name, shipped.trials, [[p.key, p.kind, list(p.values)] for p in shipped.search_space]],
+space = [[p.key, p.kind, list(p.values)] for p in shipped.search_space]
+print(json.dumps({"shipped": [shipped.name, shipped.trials, space],
                   "small": [small.name, small.trials, small.trial_config({}).total_timesteps],
                   "refusal": refusal, "ray_imported": sys.modules["ray"] is not None}))
 """

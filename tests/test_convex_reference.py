@@ -235,7 +235,9 @@ def test_too_little_propellant_is_reported_infeasible():
     assert "infeasible" in solution.status
     assert math.isnan(solution.propellant_kg) and math.isnan(solution.final_time_s)
     assert solution.thrust_n.shape == (0, 3)
-    result = optimal_propellant(vikram(), np.stack([R0, R0]), np.stack([V0, V0]), masses=[1250.0, 1010.0], progress=False)
+    result = optimal_propellant(
+        vikram(), np.stack([R0, R0]), np.stack([V0, V0]), masses=[1250.0, 1010.0], progress=False
+    )
     assert np.isfinite(result[0]) and np.isnan(result[1])
 
 

@@ -59,7 +59,7 @@ def test_unknown_names_list_the_choices():
         LanderBatch("nominal", 1, observation_mode="perfect")
     with pytest.raises(ValueError, match=r"LanderBatch.num_landers must be an integer >= 1, got 0"):
         LanderBatch("nominal", 0)
-    with pytest.raises(ValueError, match=r"LanderBatch.num_landers must be an integer, got True"):
+    with pytest.raises(ValueError, match=r"LanderBatch.num_landers must be an integer >= 1, got True"):
         LanderBatch("nominal", True)  # a bool is not a count
 
 

@@ -121,7 +121,8 @@ def write_v1_folder(path, model, seed=0):
     path.mkdir(parents=True)
     model.save(path / "model.zip")
     mean, var = stats(seed)
-    np.savez(path / "normalization.npz", obs_mean=mean, obs_var=var, epsilon=np.float64(1e-8), clip_obs=np.float64(10.0))
+    np.savez(path / "normalization.npz", obs_mean=mean, obs_var=var, epsilon=np.float64(1e-8),
+             clip_obs=np.float64(10.0))
     (path / METADATA_FILE).write_text(json.dumps({"format": "lunar-env-policy", "format_version": 1, **META}))
     (path / "config.yaml").write_text("test: true\n")
     (path / "export").mkdir()

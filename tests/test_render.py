@@ -330,7 +330,9 @@ def test_rendering_does_not_change_the_episode():
         assert (r_a, term_a, trunc_a) == (r_b, term_b, trunc_b)
 
 
-@pytest.mark.parametrize("make", [lambda m: SouthPoleEnv(render_mode=m), lambda m: SouthPoleVectorEnv(2, render_mode=m)])
+@pytest.mark.parametrize(
+    "make", [lambda m: SouthPoleEnv(render_mode=m), lambda m: SouthPoleVectorEnv(2, render_mode=m)]
+)
 def test_bad_render_mode_is_refused(make):
     with pytest.raises(ValueError, match=r"render_mode must be None or one of \['human', 'rgb_array'\], got 'rgb'"):
         make("rgb")

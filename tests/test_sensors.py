@@ -38,7 +38,9 @@ def quiet(**changes) -> SensorSpec:
     return dataclasses.replace(PERFECT, **changes)
 
 
-def batch_of(n, sensors=PERFECT, faults=None, mode="3dof", observation_mode="sensors", tiles=None, spec=None, **initial):
+def batch_of(
+    n, sensors=PERFECT, faults=None, mode="3dof", observation_mode="sensors", tiles=None, spec=None, **initial
+):
     init = InitialStateSpec(**initial) if initial else InitialStateSpec()
     extra = {"faults": faults} if faults is not None else {}
     return LanderBatch(scenario(spec, sensors=sensors, initial=init, **extra), n, mode=mode,
@@ -78,7 +80,8 @@ def world_beam(batch, beam=(0.0, 0.0, -1.0)):
 def plane_range(origin, direction, slope_east, slope_north, height=0.0):
     """Where the ray origin + s * direction meets z = height + se x + sn y (tile coordinates)."""
     o, d = origin, direction
-    return (height + slope_east * o[:, 0] + slope_north * o[:, 1] - o[:, 2]) / (d[:, 2] - slope_east * d[:, 0] - slope_north * d[:, 1])
+    gap = height + slope_east * o[:, 0] + slope_north * o[:, 1] - o[:, 2]
+    return gap / (d[:, 2] - slope_east * d[:, 0] - slope_north * d[:, 1])
 
 
 # ----------------------------------------------------------------------------- layout and truth
@@ -341,7 +344,9 @@ def test_dead_altimeter_changes_only_the_altimeter_and_the_altitude_estimate():
 def test_late_altimeter_returns_only_below_its_altitude():
     faults = FaultSpec(altimeter_late=FaultOnset(1.0, "time", (0.0, 0.0)), late_valid_altitude_m=(300.0, 300.0))
     sensors = SensorSpec(altimeter_dropout_probability=0.0)
-    clean, late, _ = with_and_without(faults, 150, sensors=sensors, altitude_m=(330.0, 360.0), descent_rate_mps=(5.0, 6.0))
+    clean, late, _ = with_and_without(
+        faults, 150, sensors=sensors, altitude_m=(330.0, 360.0), descent_rate_mps=(5.0, 6.0)
+    )
     assert_same_except(
         clean, late, obs_columns=ALTIMETER_OBS, x_columns=ALTIMETER_X, flag_columns=ALTIMETER_FLAGS + FAULT_FLAGS
     )

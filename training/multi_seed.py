@@ -231,7 +231,8 @@ def run_seeds(config: TrainConfig, seeds: tuple[int, ...] | list[int], base_dir:
     base_dir = Path(base_dir).resolve()  # Ray workers may run in another folder
     configs = [dataclasses.replace(config, seed=k, name=f"{config.name}_seed{k}") for k in seeds]
     if not resume:
-        taken = [str(seed_run_dir(base_dir, k)) for k in seeds if checkpoint_steps(seed_run_dir(base_dir, k)) is not None]
+        folders = [seed_run_dir(base_dir, k) for k in seeds]
+        taken = [str(folder) for folder in folders if checkpoint_steps(folder) is not None]
         if taken:
             raise ValueError(
                 f"{', '.join(taken)} already hold(s) a run; pass --resume to continue or choose another --run-dir"

@@ -180,7 +180,9 @@ def _fmt(value, digits: int) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e-3 or abs(value) >= 1e5 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        if abs(value) < 1e-3 or abs(value) >= 1e5:
+            return f"{value:.{digits}g}"
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
     return str(value)
 
 
@@ -222,7 +224,9 @@ def _rank_key(row: TrialRow, metric: str):
     return (value is not None, value if value is not None else 0.0, row.score if row.score is not None else -1.0)
 
 
-def run_sweep(sweep: SweepSpec, out_dir: str | Path, address: str | None = None, progress: bool = True) -> dict[str, Any]:
+def run_sweep(
+    sweep: SweepSpec, out_dir: str | Path, address: str | None = None, progress: bool = True
+) -> dict[str, Any]:
     """Run the sweep on Ray Tune and write its outputs to ``out_dir`` (module docstring).
 
     Returns ``{"best": TrialRow, "rows": [TrialRow, ...] best first, "best_config": Path, ...}``.

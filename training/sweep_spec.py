@@ -276,7 +276,8 @@ def sweep_from_dict(data: dict, folder: Path = Path(".")) -> SweepSpec:
                      eval_episodes=budget["eval_episodes"], grace_period_steps=scheduler["grace_period_steps"],
                      reduction_factor=scheduler["reduction_factor"], search_space=tuple(params), fixed=dict(fixed),
                      metric=data.get("metric", "score"), seed=data.get("seed", 0),
-                     cpus_per_trial=data.get("cpus_per_trial", 1), max_failures=data.get("max_failures", DEFAULT_MAX_FAILURES))
+                     cpus_per_trial=data.get("cpus_per_trial", 1),
+                     max_failures=data.get("max_failures", DEFAULT_MAX_FAILURES))
 
 
 def load_sweep(path: str | Path) -> SweepSpec:

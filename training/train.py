@@ -133,7 +133,9 @@ def _restore_normalization(env: VecNormalize, path: Path) -> None:
     except FileNotFoundError:
         raise TrainingError(f"--resume: {path} is missing") from None
     except Exception as err:  # numpy/zipfile raise many kinds on damaged input; object arrays are refused
-        raise TrainingError(f"--resume: {path} is corrupt or holds pickled objects ({type(err).__name__}: {err})") from None
+        raise TrainingError(
+            f"--resume: {path} is corrupt or holds pickled objects ({type(err).__name__}: {err})"
+        ) from None
     expected = {"obs_mean", "obs_var", "obs_count", "obs_fixed", "ret_mean", "ret_var", "ret_count",
                 *VECNORMALIZE_SETTINGS, *VECNORMALIZE_FLAGS}
     if set(arrays) != expected:
@@ -145,7 +147,9 @@ def _restore_normalization(env: VecNormalize, path: Path) -> None:
     if not all(np.all(np.isfinite(a)) for a in arrays.values() if a.dtype.kind == "f"):
         raise TrainingError(f"--resume: {path} holds non-finite statistics")
     obs_rms = FixedStatistics(shape=shape) if bool(arrays["obs_fixed"]) else RunningMeanStd(shape=shape)
-    obs_rms.mean, obs_rms.var, obs_rms.count = arrays["obs_mean"].astype(np.float64), arrays["obs_var"].astype(np.float64), float(arrays["obs_count"])
+    obs_rms.mean = arrays["obs_mean"].astype(np.float64)
+    obs_rms.var = arrays["obs_var"].astype(np.float64)
+    obs_rms.count = float(arrays["obs_count"])
     env.obs_rms = obs_rms
     env.ret_rms.mean, env.ret_rms.var = arrays["ret_mean"].astype(np.float64), arrays["ret_var"].astype(np.float64)
     env.ret_rms.count = float(arrays["ret_count"])
@@ -207,9 +211,13 @@ def load_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[PPO, VecNormali
     try:
         model.set_parameters(str(folder / MODEL_FILE), exact_match=True, device="cpu")
     except RuntimeError as err:  # load_state_dict: names or shapes differ
-        raise TrainingError(f"--resume: the checkpoint does not fit this config's network or env ({str(err)[:300]})") from None
+        raise TrainingError(
+            f"--resume: the checkpoint does not fit this config's network or env ({str(err)[:300]})"
+        ) from None
     except Exception as err:  # a damaged zip, or a .pth holding objects other than tensors (refused unread)
-        raise TrainingError(f"--resume: {folder / MODEL_FILE} is corrupt ({type(err).__name__}: {str(err)[:300]})") from None
+        raise TrainingError(
+            f"--resume: {folder / MODEL_FILE} is corrupt ({type(err).__name__}: {str(err)[:300]})"
+        ) from None
     # What PPO.load would have restored from the zip's pickled data and learn() does not recompute.
     model.num_timesteps = steps
     model._n_updates = int(state.get("n_updates", 0))

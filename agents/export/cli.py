@@ -136,7 +136,9 @@ def model_folder_name(model_dir: str | Path) -> str:
 
 
 # ----------------------------------------------------------------------------- checks
-def run_checks(actor, out_dir: str | Path, vectors, formats=FORMATS, targets=None, model=None, safe_action=None) -> list[dict]:
+def run_checks(
+    actor, out_dir: str | Path, vectors, formats=FORMATS, targets=None, model=None, safe_action=None
+) -> list[dict]:
     """Parity of every exported form on the test vectors, per target; one dict per table row."""
     import numpy as np
 
@@ -161,7 +163,8 @@ def run_checks(actor, out_dir: str | Path, vectors, formats=FORMATS, targets=Non
     if "onnx" in formats:
         from agents.export.onnx_export import onnx_forward
 
-        rows.append({"target": "onnxruntime", "variant": "onnx", "max_error": err(onnx_forward(out_dir / "policy.onnx", vectors.obs))})
+        onnx_error = err(onnx_forward(out_dir / "policy.onnx", vectors.obs))
+        rows.append({"target": "onnxruntime", "variant": "onnx", "max_error": onnx_error})
     names = list(targets) if targets else list(tc.TARGETS)
     variants = [(v, d, fmt) for fmt, v, d in (("c", "float", "c"), ("c-int8", "q8", "c-int8")) if fmt in formats]
     for variant, sub, fmt in variants:

@@ -1,11 +1,12 @@
 """Benchmark flights sharded over a Ray cluster, with results equal to the single-process run.
 
-``fly_scenario_ray`` cuts the episode range ``[0, episodes)`` into shards ``[start, start + count)``.
-Each shard is one Ray task that builds its own ``LanderBatch(index_offset=start)``, builds the
-policy with the picklable function it is given, flies the shard exactly as
-:func:`lunar_env.evaluation.suite.fly_scenario` flies one of its batches, and returns the shard's per-episode arrays. Episode ``j`` is lander ``j``
-of the seed's stream wherever it is flown, so the driver, which puts the shards back together in
-index order, obtains the same :class:`ScenarioRun` as ``fly_scenario`` number for number.
+``fly_scenario_ray`` cuts the episode range ``[0, episodes)`` into shards
+``[start, start + count)``. Each shard is one Ray task that builds its own ``LanderBatch(index_offset=start)``,
+builds the policy with the picklable function it is given, flies the shard exactly as
+:func:`lunar_env.evaluation.suite.fly_scenario` flies one of its batches, and returns the shard's
+per-episode arrays. Episode ``j`` is lander ``j`` of the seed's stream wherever it is flown, so
+the driver, which puts the shards back together in index order, obtains the same
+:class:`ScenarioRun` as ``fly_scenario`` number for number.
 
 A task whose worker dies (killed process, lost node) is run again by Ray, up to ``max_retries``
 times; its result is stored under its shard index, so a retried shard is neither lost nor counted

@@ -327,7 +327,8 @@ def tile_sun(tile: TerrainTile, terrain_spec=None) -> tuple[float, float]:
     """(azimuth, elevation) in degrees of the sun over a tile: the tile's own when it names one,
     else the terrain spec's, else the defaults above."""
     values = []
-    for name, default in (("sun_azimuth_deg", DEFAULT_SUN_AZIMUTH_DEG), ("sun_elevation_deg", DEFAULT_SUN_ELEVATION_DEG)):
+    defaults = (("sun_azimuth_deg", DEFAULT_SUN_AZIMUTH_DEG), ("sun_elevation_deg", DEFAULT_SUN_ELEVATION_DEG))
+    for name, default in defaults:
         value = getattr(tile, name, None)
         if value is None:
             value = getattr(terrain_spec, name, None)

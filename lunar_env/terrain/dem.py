@@ -148,7 +148,9 @@ def _read_geotiff(path: str, bounds_xy) -> _Raster:
                              "stereographic grid in metres (LOLA PGDA products already are)")
         units = keys.get(GEOKEY_PROJ_LINEAR_UNITS, EPSG_METRE)
         if units != EPSG_METRE:
-            raise ValueError(f"{path}: projected units are EPSG {units}, not metres (9001); pass cell_size_m explicitly")
+            raise ValueError(
+                f"{path}: projected units are EPSG {units}, not metres (9001); pass cell_size_m explicitly"
+            )
         if len(scale) < 2 or not all(math.isfinite(v) and v > 0 for v in scale[:2]):
             raise ValueError(f"{path}: ModelPixelScale {scale} must hold two positive pixel sizes")
         sx, sy = scale[0], scale[1]

@@ -322,7 +322,8 @@ def sample_rocks(rng: np.random.Generator, bounds: tuple[float, float, float, fl
     n = diameter.shape[0]
     x = rng.uniform(x0, x1, n)
     y = rng.uniform(y0, y1, n)
-    fresh = craters.select(craters.fresh & (craters.x >= x0) & (craters.x <= x1) & (craters.y >= y0) & (craters.y <= y1))
+    inside = (craters.x >= x0) & (craters.x <= x1) & (craters.y >= y0) & (craters.y <= y1)
+    fresh = craters.select(craters.fresh & inside)
     if near_crater_fraction > 0.0 and fresh.size > 0 and n > 0:
         near = rng.random(n) < near_crater_fraction
         m = int(near.sum())

@@ -179,7 +179,9 @@ def shadow_field(grid: Heightmap, azimuth_deg: float, elevation_deg: float,
     return mask, shade
 
 
-def shadow_masks(fine: Heightmap, coarse: Heightmap, azimuth_deg: float, elevation_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def shadow_masks(
+    fine: Heightmap, coarse: Heightmap, azimuth_deg: float, elevation_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(shadow_fine, shadow_coarse) uint8 masks; the fine grid is shadowed by coarse relief too."""
     coarse_mask, coarse_shade = shadow_field(coarse, azimuth_deg, elevation_deg)
     fine_mask, _ = shadow_field(

@@ -250,7 +250,9 @@ class TerrainSpec:
         check_range(o, "regional_slope_deg", self.regional_slope_deg, 0.0, 30.0)
         check_range(o, "relief_amplitude_m", self.relief_amplitude_m, 0.0, 10_000.0)
         check_range(o, "relief_wavelength_m", self.relief_wavelength_m, 1.0, 1e6)
-        check_range(o, "relief_min_wavelength_m", self.relief_min_wavelength_m, 2.0 * self.fine_cell_m, self.relief_wavelength_m)
+        check_range(
+            o, "relief_min_wavelength_m", self.relief_min_wavelength_m, 2.0 * self.fine_cell_m, self.relief_wavelength_m
+        )
         check_range(o, "relief_hurst", self.relief_hurst, 0.0, 1.5, low_open=True)
         check_range(o, "massif_height_m", self.massif_height_m, -10_000.0, 10_000.0)
         check_range(o, "massif_radius_m", self.massif_radius_m, 100.0, 1e6)
@@ -261,11 +263,13 @@ class TerrainSpec:
         d_min, d_max = self.crater_diameter_m
         if d_max <= d_min:
             raise ValueError(f"{o}.crater_diameter_m must have min < max, got {self.crater_diameter_m!r}")
-        object.__setattr__(self, "crater_depth_diameter", check_interval(o, "crater_depth_diameter", self.crater_depth_diameter, 0.01, 0.5))
+        depth_diameter = check_interval(o, "crater_depth_diameter", self.crater_depth_diameter, 0.01, 0.5)
+        object.__setattr__(self, "crater_depth_diameter", depth_diameter)
         check_range(o, "crater_rim_height_ratio", self.crater_rim_height_ratio, 0.0, 0.2)
         check_range(o, "crater_degraded_fraction", self.crater_degraded_fraction, 0.0, 1.0)
         check_range(o, "rock_abundance", self.rock_abundance, 0.0, 0.6)
-        object.__setattr__(self, "rock_diameter_m", check_interval(o, "rock_diameter_m", self.rock_diameter_m, 0.01, 100.0))
+        rock_diameter_m = check_interval(o, "rock_diameter_m", self.rock_diameter_m, 0.01, 100.0)
+        object.__setattr__(self, "rock_diameter_m", rock_diameter_m)
         if self.rock_diameter_m[1] <= self.rock_diameter_m[0]:
             raise ValueError(f"{o}.rock_diameter_m must have min < max, got {self.rock_diameter_m!r}")
         check_range(o, "rock_height_ratio", self.rock_height_ratio, 0.0, 2.0, low_open=True)
@@ -285,7 +289,9 @@ class TerrainSpec:
         check_int(o, "site_attempts", self.site_attempts, 1, MAX_SITE_ATTEMPTS)
         room = self.region_size_m / 2.0 - self.fine_size_m / 2.0 - self.site_search_radius_m
         check_range(o, "site_offset_m", self.site_offset_m, 0.0, room)
-        check_range(o, "rim_crater_diameter_m", self.rim_crater_diameter_m, 10.0 * self.fine_cell_m, self.region_size_m / 4.0)
+        check_range(
+            o, "rim_crater_diameter_m", self.rim_crater_diameter_m, 10.0 * self.fine_cell_m, self.region_size_m / 4.0
+        )
         check_range(o, "rim_distance_m", self.rim_distance_m, 0.0, self.region_size_m / 4.0)
         check_range(o, "rim_bearing_deg", self.rim_bearing_deg, -360.0, 720.0)
 
@@ -324,7 +330,8 @@ class TerrainSpec:
     @property
     def coarse_crater_min_diameter_m(self) -> float:
         """Craters at least this wide (m) are regional: drawn over the region, on both grids."""
-        return min(max(self.crater_diameter_m[0], COARSE_CRATER_MIN_CELLS * self.coarse_cell_m), self.crater_diameter_m[1])
+        smallest, largest = self.crater_diameter_m
+        return min(max(smallest, COARSE_CRATER_MIN_CELLS * self.coarse_cell_m), largest)
 
     # ------------------------------------------------------------------ generation
     def make_pool(self, seed: int) -> list[TerrainTile]:
@@ -366,8 +373,9 @@ class TerrainSpec:
 
         half_region = self.region_size_m / 2.0
         margin = gen.EJECTA_OUTER_RADII * self.crater_diameter_m[1] / 2.0
-        regional = self._craters(rng, (-half_region - margin, half_region + margin, -half_region - margin, half_region + margin),
-                                 (self.coarse_crater_min_diameter_m, self.crater_diameter_m[1]), gen.CRATER_KIND_REGIONAL)
+        reach = half_region + margin
+        diameters = (self.coarse_crater_min_diameter_m, self.crater_diameter_m[1])
+        regional = self._craters(rng, (-reach, reach, -reach, reach), diameters, gen.CRATER_KIND_REGIONAL)
         coarse_n = self.coarse_shape[0]
         coarse_base = Heightmap(gen.rasterize((coarse_n, coarse_n), (-half_region, -half_region), self.coarse_cell_m,
                                               noise=noise, min_wavelength_m=2.0 * self.coarse_cell_m,
@@ -378,7 +386,8 @@ class TerrainSpec:
 
         fine = site.fine
         centre = self.fine_shape[0] // 2
-        tile = TerrainTile(fine=fine, coarse=site.coarse, site_xyz=(site.x, site.y, float(fine.heights[centre, centre])),
+        site_xyz = (site.x, site.y, float(fine.heights[centre, centre]))
+        tile = TerrainTile(fine=fine, coarse=site.coarse, site_xyz=site_xyz,
                            shadow_fine=site.fine_shadow, shadow_coarse=site.coarse_shadow)
         slope, rock = self._score(fine, site.rocks, np.array([site.x]), np.array([site.y]))
         report = SiteReport(policy=self.site_policy, footprint_slope_deg=float(np.degrees(slope[0])),
@@ -417,7 +426,9 @@ class TerrainSpec:
         heights = gen.footprint_rock_heights(cand_x, cand_y, self.footprint_radius_m, r.x, r.y, r.diameter, r.height)
         return slopes, heights
 
-    def _blend_into_coarse(self, fine_true: np.ndarray, fine_origin: tuple[float, float], coarse: Heightmap) -> np.ndarray:
+    def _blend_into_coarse(
+        self, fine_true: np.ndarray, fine_origin: tuple[float, float], coarse: Heightmap
+    ) -> np.ndarray:
         """Fine heights whose border blends (smoothstep) into the coarse grid's bilinear surface."""
         under = np.empty_like(fine_true)
         gen.resample_bilinear(coarse.heights, coarse.origin_xy[0], coarse.origin_xy[1], coarse.cell_size_m,
