@@ -13,7 +13,7 @@ import math
 import numbers
 from typing import Any
 
-from lunar_env.checks import check_integer
+from lunar_env.checks import check_integer, integer_bounds_text
 
 
 def _bounds_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
@@ -38,9 +38,12 @@ def check_int(key: str, value: Any, low: int | None = None, high: int | None = N
     A YAML file writes large counts as ``5.0e6``, a float: one without a fraction is taken as its
     integer, and the check itself is :func:`lunar_env.checks.check_integer`, the project's one."""
     real = isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral))
-    if real and math.isfinite(value) and float(value).is_integer():
-        value = int(value)
-    return check_integer(key, value, low, high)
+    if not (real and math.isfinite(value) and float(value).is_integer()):
+        return check_integer(key, value, low, high)
+    try:
+        return check_integer(key, int(value), low, high)
+    except ValueError:  # out of range: show the value as the file gave it (4.0, not 4)
+        raise ValueError(f"{key} must be an integer{integer_bounds_text(low, high)}, got {value!r}") from None
 
 
 def check_number(key: str, value: Any, low: float | None = None, high: float | None = None, *,
