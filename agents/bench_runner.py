@@ -11,6 +11,8 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from lunar_env.checks import check_integer
+
 DEFAULT_EPISODES = 1000
 DEFAULT_OPTIMUM_SAMPLES = 50
 
@@ -63,10 +65,8 @@ def run_bench(policy_spec: str, scenarios: tuple[str, ...], episodes: int, seed:
     from lunar_env.evaluation.suite import attach_optimum, fly_scenario
     from lunar_env.simulator import LanderBatch
 
-    if not isinstance(seed, int) or seed < 0:
-        raise ValueError(f"--seed must be a non-negative integer, got {seed!r}")
-    if not isinstance(episodes, int) or episodes < 1:
-        raise ValueError(f"--episodes must be a positive integer, got {episodes!r}")
+    check_integer("--seed", seed, 0)
+    check_integer("--episodes", episodes, 1)
     if backend not in ("local", "ray"):
         raise ValueError(f"--backend must be 'local' or 'ray', got {backend!r}")
     if address is not None and backend != "ray":

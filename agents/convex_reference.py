@@ -175,9 +175,15 @@ class ConvexProblem:
         return self.wet_mass_kg - self.dry_mass_kg
 
 
-def from_lander(lander: LanderSpec, *, wet_mass_kg: float | None = None, glide_slope_deg: float = DEFAULT_GLIDE_SLOPE_DEG,
-                max_pointing_deg: float = DEFAULT_MAX_POINTING_DEG, num_nodes: int = DEFAULT_NUM_NODES,
-                gravity_mps2: float = LUNAR_GRAVITY_MPS2) -> ConvexProblem:
+def from_lander(
+    lander: LanderSpec,
+    *,
+    wet_mass_kg: float | None = None,
+    glide_slope_deg: float = DEFAULT_GLIDE_SLOPE_DEG,
+    max_pointing_deg: float = DEFAULT_MAX_POINTING_DEG,
+    num_nodes: int = DEFAULT_NUM_NODES,
+    gravity_mps2: float = LUNAR_GRAVITY_MPS2,
+) -> ConvexProblem:
     """The problem the simulator's 3-DOF mode flies with this lander.
 
     The 3-DOF simulator points the summed thrust of all engines along the body axis and holds
@@ -251,8 +257,21 @@ class ConvexSolution:
 
 def _infeasible(status: str, started: float, calls: int) -> ConvexSolution:
     empty = np.zeros(0)
-    return ConvexSolution(False, status, math.nan, math.nan, math.nan, empty, np.zeros((0, 3)), np.zeros((0, 3)), empty,
-                          np.zeros((0, 3)), math.nan, time.perf_counter() - started, calls)
+    return ConvexSolution(
+        False,
+        status,
+        math.nan,
+        math.nan,
+        math.nan,
+        empty,
+        np.zeros((0, 3)),
+        np.zeros((0, 3)),
+        empty,
+        np.zeros((0, 3)),
+        math.nan,
+        time.perf_counter() - started,
+        calls,
+    )
 
 
 def final_time_bounds(problem: ConvexProblem, r0, v0) -> tuple[float, float]:
@@ -323,14 +342,20 @@ class _Programme:
         alpha = problem.flow_per_thrust
         target = np.array([0.0, 0.0, problem.final_height_m])
         constraints = [
-            r[0] == self.r_init, v[0] == self.v_init, z[0] == self.z_init,
-            r[n - 1] == target, v[n - 1] == 0.0,
+            r[0] == self.r_init,
+            v[0] == self.v_init,
+            z[0] == self.z_init,
+            r[n - 1] == target,
+            v[n - 1] == 0.0,
             # First-order hold on u and sigma, integrated exactly over each interval.
             v[1:] == v[:-1] + (self.dt / 2.0) * (u[:-1] + u[1:]) + g_rows * self.dt,
-            r[1:] == r[:-1] + self.dt * v[:-1] + (self.dt_sq / 6.0) * (2.0 * u[:-1] + u[1:]) + g_rows * (self.dt_sq / 2.0),
+            r[1:]
+            == r[:-1] + self.dt * v[:-1] + (self.dt_sq / 6.0) * (2.0 * u[:-1] + u[1:]) + g_rows * (self.dt_sq / 2.0),
             z[1:] == z[:-1] - (alpha / 2.0) * self.dt * (sigma[:-1] + sigma[1:]),
             cp.norm(u, 2, axis=1) <= sigma,
-            z >= self.z_ref, z <= self.z_max, z >= math.log(problem.dry_mass_kg),
+            z >= self.z_ref,
+            z <= self.z_max,
+            z >= math.log(problem.dry_mass_kg),
             # rho2 e^-z linearised about z0: below the exponential, so conservative.
             sigma <= self.high_offset - cp.multiply(self.high_slope, z),
         ]
@@ -346,7 +371,9 @@ class _Programme:
         # The start is checked before solving; the cone binds from the first node on.
         height = r[1:, 2] - problem.final_height_m
         if problem.glide_slope_deg > 0.0:
-            constraints.append(math.tan(math.radians(problem.glide_slope_deg)) * cp.norm(r[1:, :2], 2, axis=1) <= height)
+            constraints.append(
+                math.tan(math.radians(problem.glide_slope_deg)) * cp.norm(r[1:, :2], 2, axis=1) <= height
+            )
         else:
             constraints.append(height >= 0.0)
         self.cvx = cp.Problem(cp.Maximize(z[n - 1]), constraints)
@@ -356,13 +383,17 @@ class _Programme:
         # |u| = sigma along the directions d of the first solve (sigma - d.u >= sigma - |u| >= 0).
         self.direction = cp.Parameter((n, 3))
         self.z_final_floor = cp.Parameter()
-        self.polish = cp.Problem(cp.Minimize(cp.sum(sigma) - cp.sum(cp.multiply(self.direction, u))),
-                                 [*constraints, z[n - 1] >= self.z_final_floor])
+        self.polish = cp.Problem(
+            cp.Minimize(cp.sum(sigma) - cp.sum(cp.multiply(self.direction, u))),
+            [*constraints, z[n - 1] >= self.z_final_floor],
+        )
         # Restriction: the thrust of the locked nodes fixed along d at full magnitude,
         # d.u >= (1 - LOCK_MARGIN) sigma; lock_gain = -1 leaves a node free (d.u >= -sigma always holds).
         self.lock_gain = cp.Parameter(n)
-        self.restricted = cp.Problem(cp.Maximize(z[n - 1]),
-                                     [*constraints, cp.sum(cp.multiply(self.direction, u), axis=1) >= cp.multiply(self.lock_gain, sigma)])
+        self.restricted = cp.Problem(
+            cp.Maximize(z[n - 1]),
+            [*constraints, cp.sum(cp.multiply(self.direction, u), axis=1) >= cp.multiply(self.lock_gain, sigma)],
+        )
         self.cp = cp
 
     def _set_parameters(self, wet_mass: float, r0: np.ndarray, v0: np.ndarray, tf: float) -> np.ndarray:
@@ -478,8 +509,16 @@ def _programme_for(problem: ConvexProblem) -> _Programme:
     return _programme(dataclasses.replace(problem, wet_mass_kg=problem.dry_mass_kg + 1.0))
 
 
-def _solution(problem: ConvexProblem, programme: _Programme, r0: np.ndarray, v0: np.ndarray, status: str,
-              arrays: dict, started: float, calls: int) -> ConvexSolution:
+def _solution(
+    problem: ConvexProblem,
+    programme: _Programme,
+    r0: np.ndarray,
+    v0: np.ndarray,
+    status: str,
+    arrays: dict,
+    started: float,
+    calls: int,
+) -> ConvexSolution:
     relaxed_propellant = float(problem.wet_mass_kg - math.exp(arrays["z"][-1]))
     if _lossless_gap(arrays) > LOSSLESS_GAP_TOLERANCE:
         arrays, extra = programme.tighten(problem.wet_mass_kg, r0, v0, arrays)
@@ -508,18 +547,24 @@ def _check_state(r0, v0, problem: ConvexProblem) -> tuple[np.ndarray, np.ndarray
     r0 = np.array(check_vector("solve", "r0", r0))
     v0 = np.array(check_vector("solve", "v0", v0))
     if r0[2] < problem.final_height_m:
-        raise ValueError(f"solve.r0 starts below the ground: height {r0[2]:g} m is under the touchdown height "
-                         f"{problem.final_height_m:g} m of the centre of mass above the target")
+        raise ValueError(
+            f"solve.r0 starts below the ground: height {r0[2]:g} m is under the touchdown height "
+            f"{problem.final_height_m:g} m of the centre of mass above the target"
+        )
     return r0, v0
 
 
 def _outside_glide_slope(problem: ConvexProblem, r0: np.ndarray) -> bool:
     height = r0[2] - problem.final_height_m
-    return math.tan(math.radians(problem.glide_slope_deg)) * math.hypot(r0[0], r0[1]) > height + GLIDE_SLOPE_START_TOLERANCE_M
+    return (
+        math.tan(math.radians(problem.glide_slope_deg)) * math.hypot(r0[0], r0[1])
+        > height + GLIDE_SLOPE_START_TOLERANCE_M
+    )
 
 
-def solve(problem: ConvexProblem, r0, v0, tf: float | None = None, *,
-          tf_tolerance_s: float = DEFAULT_TF_TOLERANCE_S) -> ConvexSolution:
+def solve(
+    problem: ConvexProblem, r0, v0, tf: float | None = None, *, tf_tolerance_s: float = DEFAULT_TF_TOLERANCE_S
+) -> ConvexSolution:
     """The fuel-optimal landing from position r0 (m) and velocity v0 (m/s), ENU relative to the target.
 
     With ``tf`` (s) the touchdown time is fixed; without it, it is searched: a scan of the
@@ -572,7 +617,9 @@ def _search_final_time(problem, programme, r0, v0, tolerance, started) -> Convex
     t_best = best()
     if not math.isfinite(tried[t_best][0]):
         statuses = sorted({value[1] for value in tried.values()})
-        return _infeasible("infeasible: no feasible touchdown time found (" + ", ".join(statuses) + ")", started, len(tried))
+        return _infeasible(
+            "infeasible: no feasible touchdown time found (" + ", ".join(statuses) + ")", started, len(tried)
+        )
 
     # Bracket the best scanned time by its scanned neighbours (or the bounds).
     times = sorted(tried)
@@ -599,8 +646,14 @@ def _search_final_time(problem, programme, r0, v0, tolerance, started) -> Convex
     return _solution(problem, programme, r0, v0, status, arrays, started, len(tried))
 
 
-def optimal_propellant(problem: ConvexProblem, r0_batch, v0_batch, masses=None, progress: bool = True,
-                       tf_tolerance_s: float = DEFAULT_TF_TOLERANCE_S) -> np.ndarray:
+def optimal_propellant(
+    problem: ConvexProblem,
+    r0_batch,
+    v0_batch,
+    masses=None,
+    progress: bool = True,
+    tf_tolerance_s: float = DEFAULT_TF_TOLERANCE_S,
+) -> np.ndarray:
     """Optimal propellant (kg) of many landings, NaN where no landing is feasible.
 
     Args:
@@ -628,15 +681,19 @@ def optimal_propellant(problem: ConvexProblem, r0_batch, v0_batch, masses=None, 
             raise ValueError(f"masses must have shape ({n},), got {masses.shape}")
         bad = np.flatnonzero(~np.isfinite(masses) | (masses <= problem.dry_mass_kg))
         if bad.size:
-            raise ValueError(f"masses must be finite and above the dry mass {problem.dry_mass_kg:g} kg; "
-                             f"not so at index(es) {bad[:10].tolist()}")
+            raise ValueError(
+                f"masses must be finite and above the dry mass {problem.dry_mass_kg:g} kg; "
+                f"not so at index(es) {bad[:10].tolist()}"
+            )
     for name, batch in (("r0_batch", r0_batch), ("v0_batch", v0_batch)):
         bad = np.flatnonzero(~np.all(np.isfinite(batch), axis=1))
         if bad.size:
             raise ValueError(f"{name} contains NaN or inf at row(s) {bad[:10].tolist()}")
     low = np.flatnonzero(r0_batch[:, 2] < problem.final_height_m)
     if low.size:
-        raise ValueError(f"r0_batch starts below the touchdown height {problem.final_height_m:g} m at row(s) {low[:10].tolist()}")
+        raise ValueError(
+            f"r0_batch starts below the touchdown height {problem.final_height_m:g} m at row(s) {low[:10].tolist()}"
+        )
 
     from tqdm.auto import tqdm
 

@@ -111,7 +111,9 @@ class DescentProfileController(Policy):
             # (the part of its rate from the shrinking distance is left to the feedback).
             fade_rate = np.where(fading, unfaded * np.minimum(v[:, 2], 0.0) / self.h_gate, 0.0)
             accel[:, :2] += toward * fade_rate[:, None]
-        return limit_accel(accel, mass, self.lander, self.max_tilt, MIN_UP_FRACTION * LUNAR_GRAVITY_MPS2) * mass[:, None]
+        return (
+            limit_accel(accel, mass, self.lander, self.max_tilt, MIN_UP_FRACTION * LUNAR_GRAVITY_MPS2) * mass[:, None]
+        )
 
     def act(self, obs: np.ndarray) -> np.ndarray:
         return self.to_action(obs, self.thrust_vector(obs))

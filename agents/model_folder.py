@@ -101,7 +101,9 @@ def _check_normalization(obs_mean, obs_var, epsilon, clip_obs, obs_dim: int, whe
     if not (np.all(np.isfinite(obs_mean)) and np.all(np.isfinite(obs_var)) and np.all(obs_var >= 0)):
         raise ModelFolderError(f"{where}: normalization statistics must be finite with non-negative variance")
     if not (np.isfinite(epsilon) and epsilon > 0 and np.isfinite(clip_obs) and clip_obs > 0):
-        raise ModelFolderError(f"{where}: epsilon and clip_obs must be positive finite numbers, got {epsilon}, {clip_obs}")
+        raise ModelFolderError(
+            f"{where}: epsilon and clip_obs must be positive finite numbers, got {epsilon}, {clip_obs}"
+        )
 
 
 def sha256(data: bytes) -> str:
@@ -124,8 +126,10 @@ def _read_npz(data: bytes, where: str) -> dict[str, np.ndarray]:
     except ModelFolderError:
         raise
     except Exception as err:  # numpy and zipfile raise many kinds on damaged input; object arrays are refused
-        raise ModelFolderError(f"{where}: corrupt, or holds pickled objects (refused, nothing in it was run: "
-                               f"{type(err).__name__}: {str(err)[:200]})") from None
+        raise ModelFolderError(
+            f"{where}: corrupt, or holds pickled objects (refused, nothing in it was run: "
+            f"{type(err).__name__}: {str(err)[:200]})"
+        ) from None
 
 
 def _copy_other_files(source: Path, staging: Path) -> None:
@@ -141,8 +145,9 @@ def _copy_other_files(source: Path, staging: Path) -> None:
             shutil.copy2(item, staging / item.name, follow_symlinks=False)
 
 
-def save_model_folder(path: str | Path, model, obs_mean, obs_var, epsilon: float, clip_obs: float,
-                      metadata: dict, config_text: str = "") -> Path:
+def save_model_folder(
+    path: str | Path, model, obs_mean, obs_var, epsilon: float, clip_obs: float, metadata: dict, config_text: str = ""
+) -> Path:
     """Write a model folder of an SB3 PPO ``model`` (or its policy) and replace ``path`` with it whole.
 
     The folder is built in a staging sibling, with the other files of an existing folder copied in,
@@ -156,14 +161,21 @@ def save_model_folder(path: str | Path, model, obs_mean, obs_var, epsilon: float
     if missing:
         raise ValueError(f"model metadata lacks {missing}")
     if (int(meta["obs_dim"]), int(meta["act_dim"])) != (spec.obs_dim, spec.act_dim):
-        raise ValueError(f"model metadata obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']} do not fit the network "
-                         f"({spec.obs_dim} -> {spec.act_dim})")
+        raise ValueError(
+            f"model metadata obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']} do not fit the network "
+            f"({spec.obs_dim} -> {spec.act_dim})"
+        )
     _check_normalization(obs_mean, obs_var, float(epsilon), float(clip_obs), spec.obs_dim, str(path))
     contents = {
         POLICY_FILE: _npz_bytes(policy_state(model)),
-        NORMALIZATION_FILE: _npz_bytes({"obs_mean": np.asarray(obs_mean, dtype=np.float64),
-                                        "obs_var": np.asarray(obs_var, dtype=np.float64),
-                                        "epsilon": np.float64(epsilon), "clip_obs": np.float64(clip_obs)}),
+        NORMALIZATION_FILE: _npz_bytes(
+            {
+                "obs_mean": np.asarray(obs_mean, dtype=np.float64),
+                "obs_var": np.asarray(obs_var, dtype=np.float64),
+                "epsilon": np.float64(epsilon),
+                "clip_obs": np.float64(clip_obs),
+            }
+        ),
         CONFIG_FILE: config_text.encode(),
     }
     meta["files"] = {name: sha256(data) for name, data in contents.items()}
@@ -190,7 +202,9 @@ def _read_json(meta_path: Path) -> dict:
     except (json.JSONDecodeError, UnicodeDecodeError, OSError) as err:
         raise ModelFolderError(f"{meta_path}: corrupt JSON ({err})") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT_NAME:
-        raise ModelFolderError(f"{meta_path}: not a lunar-env policy (format {meta.get('format') if isinstance(meta, dict) else None!r})")
+        raise ModelFolderError(
+            f"{meta_path}: not a lunar-env policy (format {meta.get('format') if isinstance(meta, dict) else None!r})"
+        )
     return meta
 
 
@@ -217,11 +231,15 @@ def read_metadata(path: str | Path) -> dict:
     meta = _read_json(meta_path)
     version = meta.get("format_version")
     if version == 1:
-        raise ModelFolderError(f"{meta_path}: format_version 1 (an SB3 model.zip, a pickle) is no longer loaded; "
-                               + CONVERT_HINT.format(path=path))
+        raise ModelFolderError(
+            f"{meta_path}: format_version 1 (an SB3 model.zip, a pickle) is no longer loaded; "
+            + CONVERT_HINT.format(path=path)
+        )
     if version != FORMAT_VERSION:
-        raise ModelFolderError(f"{meta_path}: format_version {version!r} is not supported "
-                               f"(this version of lunar-env reads version {FORMAT_VERSION})")
+        raise ModelFolderError(
+            f"{meta_path}: format_version {version!r} is not supported "
+            f"(this version of lunar-env reads version {FORMAT_VERSION})"
+        )
     missing = [key for key in (*REQUIRED_METADATA, "network", "files") if key not in meta]
     if missing:
         raise ModelFolderError(f"{meta_path}: lacks {missing}")
@@ -230,11 +248,16 @@ def read_metadata(path: str | Path) -> dict:
         raise ModelFolderError(f"{meta_path}: field env_id must be a string, got {meta['env_id']!r}")
     spec = NetworkSpec.from_json(meta["network"], str(meta_path))
     if meta["obs_dim"] != spec.obs_dim or meta["act_dim"] != spec.act_dim:
-        raise ModelFolderError(f"{meta_path}: obs_dim={meta['obs_dim']!r}, act_dim={meta['act_dim']!r} do not fit the "
-                               f"network ({spec.obs_dim} -> {spec.act_dim})")
+        raise ModelFolderError(
+            f"{meta_path}: obs_dim={meta['obs_dim']!r}, act_dim={meta['act_dim']!r} do not fit the "
+            f"network ({spec.obs_dim} -> {spec.act_dim})"
+        )
     files = meta["files"]
-    if (not isinstance(files, dict) or set(files) != set(HASHED_FILES)
-            or not all(isinstance(h, str) and len(h) == 64 for h in files.values())):
+    if (
+        not isinstance(files, dict)
+        or set(files) != set(HASHED_FILES)
+        or not all(isinstance(h, str) and len(h) == 64 for h in files.values())
+    ):
         raise ModelFolderError(f"{meta_path}: files must map {list(HASHED_FILES)} to sha256 hex digests")
     return meta
 
@@ -249,8 +272,10 @@ def _read_part(path: Path, name: str, meta: dict) -> bytes:
     except OSError as err:
         raise ModelFolderError(f"{file}: cannot be read ({err})") from None
     if sha256(data) != meta["files"][name]:
-        raise ModelFolderError(f"{file}: corrupt, or does not belong to this model folder: it was changed or replaced "
-                               f"after the folder was written (its sha256 differs from the one in {METADATA_FILE})")
+        raise ModelFolderError(
+            f"{file}: corrupt, or does not belong to this model folder: it was changed or replaced "
+            f"after the folder was written (its sha256 differs from the one in {METADATA_FILE})"
+        )
     return data
 
 
@@ -264,8 +289,14 @@ def _read_normalization(data: bytes, where: str, obs_dim: int) -> tuple[np.ndarr
     if arrays["epsilon"].shape != () or arrays["clip_obs"].shape != ():
         raise ModelFolderError(f"{where}: epsilon and clip_obs must be scalars")
     epsilon, clip_obs = float(arrays["epsilon"]), float(arrays["clip_obs"])
-    _check_normalization(arrays["obs_mean"], arrays["obs_var"], epsilon, clip_obs, obs_dim,
-                         f"{where} (obs_dim {obs_dim} from {METADATA_FILE})")
+    _check_normalization(
+        arrays["obs_mean"],
+        arrays["obs_var"],
+        epsilon,
+        clip_obs,
+        obs_dim,
+        f"{where} (obs_dim {obs_dim} from {METADATA_FILE})",
+    )
     return arrays["obs_mean"], arrays["obs_var"], epsilon, clip_obs
 
 
@@ -274,7 +305,9 @@ def _needs_torch() -> None:
         import stable_baselines3  # noqa: F401
         import torch  # noqa: F401
     except ImportError:
-        raise ModelFolderError('loading a trained policy needs stable-baselines3 and torch: pip install "lunar-env[train]"') from None
+        raise ModelFolderError(
+            'loading a trained policy needs stable-baselines3 and torch: pip install "lunar-env[train]"'
+        ) from None
 
 
 def load_model_folder(path: str | Path, device: str = "cpu") -> ModelFolder:
@@ -284,16 +317,18 @@ def load_model_folder(path: str | Path, device: str = "cpu") -> ModelFolder:
     spec = NetworkSpec.from_json(meta["network"], str(path / METADATA_FILE))
     # Every part present and the one written with this metadata, before any is parsed.
     parts = {name: _read_part(path, name, meta) for name in HASHED_FILES}
-    obs_mean, obs_var, epsilon, clip_obs = _read_normalization(parts[NORMALIZATION_FILE],
-                                                               str(path / NORMALIZATION_FILE), spec.obs_dim)
+    obs_mean, obs_var, epsilon, clip_obs = _read_normalization(
+        parts[NORMALIZATION_FILE], str(path / NORMALIZATION_FILE), spec.obs_dim
+    )
     _needs_torch()
     where = str(path / POLICY_FILE)
     state = _read_npz(parts[POLICY_FILE], where)
     policy = build_policy(spec, state, where, device, spec_source=str(path / METADATA_FILE))
     check_actor_range(spec, state, clip_obs, where, bound_source=str(path / NORMALIZATION_FILE))
     policy.set_training_mode(False)
-    return ModelFolder(path, policy, np.asarray(obs_mean, np.float64), np.asarray(obs_var, np.float64),
-                       epsilon, clip_obs, meta)
+    return ModelFolder(
+        path, policy, np.asarray(obs_mean, np.float64), np.asarray(obs_var, np.float64), epsilon, clip_obs, meta
+    )
 
 
 def convert_v1_folder(path: str | Path) -> Path:
@@ -308,7 +343,9 @@ def convert_v1_folder(path: str | Path) -> Path:
     meta_path = path / METADATA_FILE
     meta = _read_json(meta_path)
     if meta.get("format_version") != 1:
-        raise ModelFolderError(f"{meta_path}: format_version {meta.get('format_version')!r} is not 1: nothing to convert")
+        raise ModelFolderError(
+            f"{meta_path}: format_version {meta.get('format_version')!r} is not 1: nothing to convert"
+        )
     missing = [key for key in REQUIRED_METADATA if key not in meta]
     if missing:
         raise ModelFolderError(f"{meta_path}: lacks {missing}")
@@ -316,8 +353,10 @@ def convert_v1_folder(path: str | Path) -> Path:
     spec, state = read_sb3_zip(path / LEGACY_MODEL_FILE)
     where = str(path / LEGACY_MODEL_FILE)
     if (meta["obs_dim"], meta["act_dim"]) != (spec.obs_dim, spec.act_dim):
-        raise ModelFolderError(f"{where}: network {spec.obs_dim} -> {spec.act_dim} does not fit metadata "
-                               f"obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']}")
+        raise ModelFolderError(
+            f"{where}: network {spec.obs_dim} -> {spec.act_dim} does not fit metadata "
+            f"obs_dim={meta['obs_dim']}, act_dim={meta['act_dim']}"
+        )
     policy = build_policy(spec, state, where)
     norm_path = path / NORMALIZATION_FILE
     try:
@@ -343,6 +382,8 @@ class SB3Policy(Policy):
     def act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.asarray(obs)
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"policy {self.folder.path} expects observations of shape (n, {self.obs_dim}), got {obs.shape}")
+            raise ValueError(
+                f"policy {self.folder.path} expects observations of shape (n, {self.obs_dim}), got {obs.shape}"
+            )
         actions, _ = self.folder.policy.predict(self.folder.normalize(obs), deterministic=True)
         return np.clip(actions, -1.0, 1.0).astype(np.float32)

@@ -43,5 +43,7 @@ class OnnxPolicy(Policy):
     def act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.ascontiguousarray(obs, dtype=np.float32)
         if self.obs_dim is not None and (obs.ndim != 2 or obs.shape[1] != self.obs_dim):
-            raise ValueError(f"ONNX policy {self.path} expects observations of shape (n, {self.obs_dim}), got {obs.shape}")
+            raise ValueError(
+                f"ONNX policy {self.path} expects observations of shape (n, {self.obs_dim}), got {obs.shape}"
+            )
         return np.asarray(self.session.run([self.output_name], {self.input_name: obs})[0], dtype=np.float32)

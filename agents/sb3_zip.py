@@ -64,9 +64,15 @@ def _check_policy_class(data: dict, where: str) -> None:
     module, init = _readable(entry, "__module__"), str(_readable(entry, "__init__") or "")
     cls = re.search(r"<function (\w+)\.__init__", init)
     cls = cls.group(1) if cls else None
-    if "Recurrent" in f"{module} {cls}" or (module is not None and module != POLICY_MODULE) or cls not in (None, "ActorCriticPolicy"):
-        raise ModelFolderError(f"{where}: policy class {cls or '?'} from {module or '?'} is not supported: "
-                               "only SB3's ActorCriticPolicy (PPO 'MlpPolicy')")
+    if (
+        "Recurrent" in f"{module} {cls}"
+        or (module is not None and module != POLICY_MODULE)
+        or cls not in (None, "ActorCriticPolicy")
+    ):
+        raise ModelFolderError(
+            f"{where}: policy class {cls or '?'} from {module or '?'} is not supported: "
+            "only SB3's ActorCriticPolicy (PPO 'MlpPolicy')"
+        )
     kwargs = data.get("policy_kwargs")
     extractor = _readable(kwargs, "features_extractor_class")
     if extractor is not None and "FlattenExtractor" not in str(extractor):
@@ -104,7 +110,15 @@ def read_sb3_zip(path: str | Path, warn: bool = True) -> tuple[NetworkSpec, dict
             weights_bytes = archive.read(WEIGHTS_ENTRY)
     except ModelFolderError:
         raise
-    except (zipfile.BadZipFile, OSError, EOFError, UnicodeDecodeError, json.JSONDecodeError, RuntimeError, ValueError) as err:
+    except (
+        zipfile.BadZipFile,
+        OSError,
+        EOFError,
+        UnicodeDecodeError,
+        json.JSONDecodeError,
+        RuntimeError,
+        ValueError,
+    ) as err:
         raise ModelFolderError(f"{where}: corrupt or not an SB3 model zip ({type(err).__name__}: {err})") from None
     if not isinstance(data, dict):
         raise ModelFolderError(f"{where}: corrupt: its {DATA_ENTRY!r} entry is not a JSON object")
@@ -112,8 +126,10 @@ def read_sb3_zip(path: str | Path, warn: bool = True) -> tuple[NetworkSpec, dict
     try:
         raw = torch.load(io.BytesIO(weights_bytes), map_location="cpu", weights_only=True)
     except Exception as err:  # torch's restricted unpickler raises UnpicklingError, RuntimeError, ...
-        raise ModelFolderError(f"{where}: {WEIGHTS_ENTRY} is corrupt or holds objects other than tensors "
-                               f"(refused, nothing in it was run: {type(err).__name__}: {str(err)[:200]})") from None
+        raise ModelFolderError(
+            f"{where}: {WEIGHTS_ENTRY} is corrupt or holds objects other than tensors "
+            f"(refused, nothing in it was run: {type(err).__name__}: {str(err)[:200]})"
+        ) from None
     if not isinstance(raw, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor) for k, v in raw.items()):
         raise ModelFolderError(f"{where}: {WEIGHTS_ENTRY} is not a dictionary of named tensors")
     if any(v.dtype != torch.float32 for v in raw.values()):
@@ -127,12 +143,19 @@ def read_sb3_zip(path: str | Path, warn: bool = True) -> tuple[NetworkSpec, dict
     if not (isinstance(obs_shape, list) and len(obs_shape) == 1 and type(obs_shape[0]) is int and obs_shape[0] > 0):
         raise ModelFolderError(f"{where}: observation space of shape {obs_shape} is not supported: only a 1-D Box")
     if act_shape != [act_dim]:
-        raise ModelFolderError(f"{where}: action space of shape {act_shape} does not fit action_net ({act_dim} outputs)")
+        raise ModelFolderError(
+            f"{where}: action space of shape {act_shape} does not fit action_net ({act_dim} outputs)"
+        )
     space = data["action_space"]
-    spec = NetworkSpec(obs_shape[0], act_dim, _hidden_sizes(state, "mlp_extractor.policy_net"),
-                       _hidden_sizes(state, "mlp_extractor.value_net"), _activation(data.get("policy_kwargs"), where),
-                       _parse_bounds(_readable(space, "low"), act_dim, where, "low"),
-                       _parse_bounds(_readable(space, "high"), act_dim, where, "high"))
+    spec = NetworkSpec(
+        obs_shape[0],
+        act_dim,
+        _hidden_sizes(state, "mlp_extractor.policy_net"),
+        _hidden_sizes(state, "mlp_extractor.value_net"),
+        _activation(data.get("policy_kwargs"), where),
+        _parse_bounds(_readable(space, "low"), act_dim, where, "low"),
+        _parse_bounds(_readable(space, "high"), act_dim, where, "high"),
+    )
     try:
         NetworkSpec.from_json(spec.to_json(), where)  # finite, ordered action bounds
     except ModelFolderError as err:

@@ -25,7 +25,9 @@ MIN_POINTING_COSINE = 0.2  # below this the thrust is mostly wasted: do not thro
 
 def current_mass(lander: LanderSpec, obs: np.ndarray) -> np.ndarray:
     """(n,) mass in kg from the observed propellant fraction."""
-    return lander.dry_mass_kg + obs[:, SLICES["propellant_fraction"]][:, 0].astype(np.float64) * lander.propellant_mass_kg
+    return (
+        lander.dry_mass_kg + obs[:, SLICES["propellant_fraction"]][:, 0].astype(np.float64) * lander.propellant_mass_kg
+    )
 
 
 def touchdown_height(lander: LanderSpec) -> float:
@@ -33,8 +35,14 @@ def touchdown_height(lander: LanderSpec) -> float:
     return -max(foot[2] for foot in lander.leg_feet_m)
 
 
-def limit_accel(accel: np.ndarray, mass: np.ndarray, lander: LanderSpec, max_tilt_rad: float, min_up_mps2: float,
-                margin: float = 1.0) -> np.ndarray:
+def limit_accel(
+    accel: np.ndarray,
+    mass: np.ndarray,
+    lander: LanderSpec,
+    max_tilt_rad: float,
+    min_up_mps2: float,
+    margin: float = 1.0,
+) -> np.ndarray:
     """Thrust accelerations (n, 3) m/s^2 the engines can give: at least ``min_up_mps2`` upward,
     within ``max_tilt_rad`` of vertical (the horizontal part is shortened), and a magnitude
     between the minimum thrust and ``margin`` times the maximum, over the mass (n,) kg."""
@@ -80,8 +88,10 @@ class ThrustToAction:
         w = obs[:, SLICES["angular_rate"]].astype(np.float64)
         magnitude = np.linalg.norm(thrust, axis=1)
         direction = thrust / np.maximum(magnitude, 1e-9)[:, None]
-        d_body = np.stack(rotate_inverse(q[:, 0], q[:, 1], q[:, 2], q[:, 3],
-                                         direction[:, 0], direction[:, 1], direction[:, 2]), axis=1)
+        d_body = np.stack(
+            rotate_inverse(q[:, 0], q[:, 1], q[:, 2], q[:, 3], direction[:, 0], direction[:, 1], direction[:, 2]),
+            axis=1,
+        )
         # Small-angle rotation vector taking body +z to d: z x d.
         error = np.stack([-d_body[:, 1], d_body[:, 0], np.zeros(len(q))], axis=1)
         mass = current_mass(self.lander, obs)

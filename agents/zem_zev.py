@@ -38,9 +38,9 @@ import numpy as np
 
 from agents.policy import Policy
 from agents.thrust_command import SLICES, ThrustToAction, current_mass, limit_accel, touchdown_height
+from agents.zem_zev_predict import predict_plans
 from lunar_env.checks import check_int, check_range
 from lunar_env.config import LanderSpec
-from agents.zem_zev_predict import predict_plans
 from lunar_env.constants import LUNAR_GRAVITY_MPS2, STANDARD_GRAVITY_MPS2
 
 COAST_POINTS = 9  # coast durations of the coarse plan search, from 0 to max_coast_s
@@ -76,19 +76,36 @@ class ZemZevGuidance(Policy):
             any later would keep pushing the final time back.
     """
 
-    def __init__(self, lander: LanderSpec, mode: str = "3dof", gate_height_m: float = 1.5,
-                 gate_speed_mps: float = 1.2, touchdown_speed_mps: float = 1.2,
-                 terminal_time_constant_s: float = 1.5, terminal_horizontal_time_constant_s: float = 3.0, min_time_s: float = 15.0, max_time_s: float = 220.0,
-                 num_candidates: int = 16, max_coast_s: float = 80.0, time_to_go_floor_s: float = 5.0, accel_margin: float = 0.95, max_tilt_deg: float = 60.0,
-                 gravity_mps2: float = LUNAR_GRAVITY_MPS2, replan_interval_s: float | None = None,
-                 hold_plan_below_s: float = 15.0):
+    def __init__(
+        self,
+        lander: LanderSpec,
+        mode: str = "3dof",
+        gate_height_m: float = 1.5,
+        gate_speed_mps: float = 1.2,
+        touchdown_speed_mps: float = 1.2,
+        terminal_time_constant_s: float = 1.5,
+        terminal_horizontal_time_constant_s: float = 3.0,
+        min_time_s: float = 15.0,
+        max_time_s: float = 220.0,
+        num_candidates: int = 16,
+        max_coast_s: float = 80.0,
+        time_to_go_floor_s: float = 5.0,
+        accel_margin: float = 0.95,
+        max_tilt_deg: float = 60.0,
+        gravity_mps2: float = LUNAR_GRAVITY_MPS2,
+        replan_interval_s: float | None = None,
+        hold_plan_below_s: float = 15.0,
+    ):
         owner = "ZemZevGuidance"
         self.gate_height = check_range(owner, "gate_height_m", gate_height_m, 0.0, 1000.0)
         self.gate_speed = check_range(owner, "gate_speed_mps", gate_speed_mps, 0.0, 100.0)
         self.touchdown_speed = check_range(owner, "touchdown_speed_mps", touchdown_speed_mps, 0.0, 100.0, low_open=True)
-        self.tau_terminal = check_range(owner, "terminal_time_constant_s", terminal_time_constant_s, 0.0, 100.0, low_open=True)
-        self.tau_terminal_h = check_range(owner, "terminal_horizontal_time_constant_s",
-                                          terminal_horizontal_time_constant_s, 0.0, 100.0, low_open=True)
+        self.tau_terminal = check_range(
+            owner, "terminal_time_constant_s", terminal_time_constant_s, 0.0, 100.0, low_open=True
+        )
+        self.tau_terminal_h = check_range(
+            owner, "terminal_horizontal_time_constant_s", terminal_horizontal_time_constant_s, 0.0, 100.0, low_open=True
+        )
         check_range(owner, "min_time_s", min_time_s, 0.0, 1e4, low_open=True)
         check_range(owner, "max_time_s", max_time_s, min_time_s, 1e5, low_open=True)
         self.t_go_floor = check_range(owner, "time_to_go_floor_s", time_to_go_floor_s, 0.0, 100.0, low_open=True)
@@ -96,8 +113,9 @@ class ZemZevGuidance(Policy):
         self.accel_margin = check_range(owner, "accel_margin", accel_margin, 0.0, 1.0, low_open=True)
         self.max_tilt = np.radians(check_range(owner, "max_tilt_deg", max_tilt_deg, 0.0, 90.0, low_open=True))
         self.gravity = check_range(owner, "gravity_mps2", gravity_mps2, 0.0, 100.0, low_open=True)
-        self.replan_interval = None if replan_interval_s is None else check_range(
-            owner, "replan_interval_s", replan_interval_s, 0.0, 1e4)
+        self.replan_interval = (
+            None if replan_interval_s is None else check_range(owner, "replan_interval_s", replan_interval_s, 0.0, 1e4)
+        )
         self.hold_plan_below = check_range(owner, "hold_plan_below_s", hold_plan_below_s, min_time_s, 1e4)
         self.lander = lander
         self.mode = mode
@@ -158,14 +176,30 @@ class ZemZevGuidance(Policy):
         m, k = coasts.shape
         burned, miss, speed_error, lowest = (np.empty((m, k)) for _ in range(4))
         lander = self.lander
-        predict_plans(np.ascontiguousarray(r0, dtype=np.float64), np.ascontiguousarray(v0, dtype=np.float64),
-                      np.ascontiguousarray(mass, dtype=np.float64), np.ascontiguousarray(coasts),
-                      np.ascontiguousarray(durations), PREDICT_STEP_S, self.touchdown_height + self.gate_height,
-                      -self.gate_speed, self.gravity, self.t_go_floor, lander.min_axial_thrust_n,
-                      self.accel_margin * lander.max_axial_thrust_n,
-                      1.0 / (lander.effective_isp_s * STANDARD_GRAVITY_MPS2), np.tan(self.max_tilt),
-                      MIN_UP_FRACTION * self.gravity, burned, miss, speed_error, lowest)
-        feasible = (miss <= PREDICT_MISS_M) & (speed_error <= PREDICT_SPEED_ERROR_MPS) & (lowest >= self.touchdown_height)
+        predict_plans(
+            np.ascontiguousarray(r0, dtype=np.float64),
+            np.ascontiguousarray(v0, dtype=np.float64),
+            np.ascontiguousarray(mass, dtype=np.float64),
+            np.ascontiguousarray(coasts),
+            np.ascontiguousarray(durations),
+            PREDICT_STEP_S,
+            self.touchdown_height + self.gate_height,
+            -self.gate_speed,
+            self.gravity,
+            self.t_go_floor,
+            lander.min_axial_thrust_n,
+            self.accel_margin * lander.max_axial_thrust_n,
+            1.0 / (lander.effective_isp_s * STANDARD_GRAVITY_MPS2),
+            np.tan(self.max_tilt),
+            MIN_UP_FRACTION * self.gravity,
+            burned,
+            miss,
+            speed_error,
+            lowest,
+        )
+        feasible = (
+            (miss <= PREDICT_MISS_M) & (speed_error <= PREDICT_SPEED_ERROR_MPS) & (lowest >= self.touchdown_height)
+        )
         best = np.argmin(np.where(feasible, burned, np.inf), axis=1)
         closest = np.argmin(miss + 10.0 * speed_error, axis=1)
         choice = np.where(feasible.any(axis=1), best, closest)
@@ -200,8 +234,11 @@ class ZemZevGuidance(Policy):
         self.last_time = t.copy()
         height = obs[:, SLICES["altitude"]][:, 0].astype(np.float64) - self.touchdown_height
         if self.replan_interval is not None:
-            self.needs_plan |= ((t - self.plan_time >= self.replan_interval - 1e-6)
-                                & (self.final_time - t > self.hold_plan_below) & (height > self.gate_height))
+            self.needs_plan |= (
+                (t - self.plan_time >= self.replan_interval - 1e-6)
+                & (self.final_time - t > self.hold_plan_below)
+                & (height > self.gate_height)
+            )
         if self.needs_plan.any():
             index = np.flatnonzero(self.needs_plan)
             coast, duration = self.plan(r[index], v[index], mass[index])

@@ -59,12 +59,28 @@ def run(num_landers: int, num_nodes: int, seed: int) -> dict:
             start = time.perf_counter()
             solve(problem, r0[i], v0[i], tf=solution.final_time_s)
             single_s = time.perf_counter() - start
-        rows.append(dict(index=i, feasible=solution.feasible, status=solution.status, tf=solution.final_time_s,
-                         propellant=solution.propellant_kg, seconds=solution.solve_time_s, calls=solution.solver_calls,
-                         single=single_s, gap=solution.lossless_gap,
-                         altitude=r0[i, 2], distance=float(np.hypot(r0[i, 0], r0[i, 1])), speed=float(np.linalg.norm(v0[i]))))
-        print(f"{i:3d}  {solution.status:10s} tf {solution.final_time_s:7.2f} s  propellant {solution.propellant_kg:7.2f} kg  "
-              f"{solution.solve_time_s:6.3f} s ({solution.solver_calls} SOCPs)", flush=True)
+        rows.append(
+            dict(
+                index=i,
+                feasible=solution.feasible,
+                status=solution.status,
+                tf=solution.final_time_s,
+                propellant=solution.propellant_kg,
+                seconds=solution.solve_time_s,
+                calls=solution.solver_calls,
+                single=single_s,
+                gap=solution.lossless_gap,
+                altitude=r0[i, 2],
+                distance=float(np.hypot(r0[i, 0], r0[i, 1])),
+                speed=float(np.linalg.norm(v0[i])),
+            )
+        )
+        print(
+            f"{i:3d}  {solution.status:10s} tf {solution.final_time_s:7.2f} s  propellant "
+            f"{solution.propellant_kg:7.2f} kg  "
+            f"{solution.solve_time_s:6.3f} s ({solution.solver_calls} SOCPs)",
+            flush=True,
+        )
     return dict(rows=rows, build_s=build_s, problem=base, load=load)
 
 
@@ -82,7 +98,8 @@ def report(result: dict, command: str) -> str:
         "",
         f"Command: `{command}`",
         "",
-        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}; "
+        f"Machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, Python "
+        f"{platform.python_version()}; "
         f"load average {result['load']:.1f} when the run started (timings scale with it on a shared machine).",
         "",
         f"Problem (from_lander, Vikram-like): thrust {p.min_thrust_n:g}-{p.max_thrust_n:g} N, Isp {p.isp_s:g} s, "
@@ -92,12 +109,20 @@ def report(result: dict, command: str) -> str:
         "| quantity | value |",
         "|---|---|",
         f"| landings solved | {len(rows)} ({len(feasible)} feasible) |",
-        f"| time per landing, free final time (s) | mean {seconds.mean():.3f}, median {np.median(seconds):.3f}, max {seconds.max():.3f} |",
+        f"| time per landing, free final time (s) | mean {seconds.mean():.3f}, median {np.median(seconds):.3f}, max "
+        f"{seconds.max():.3f} |",
         f"| SOCPs per landing | mean {calls.mean():.1f}, max {calls.max()} |",
-        f"| time of one SOCP at fixed tf (s) | mean {np.nanmean(single):.4f} |" if single.size else "| time of one SOCP at fixed tf (s) | - |",
+        f"| time of one SOCP at fixed tf (s) | mean {np.nanmean(single):.4f} |"
+        if single.size
+        else "| time of one SOCP at fixed tf (s) | - |",
         f"| first call, cvxpy problem build included (s) | {result['build_s']:.3f} |",
-        f"| optimal propellant (kg) | mean {propellant.mean():.2f}, min {propellant.min():.2f}, max {propellant.max():.2f} |" if feasible else "| optimal propellant (kg) | - |",
-        f"| optimal final time (s) | mean {tf.mean():.2f}, min {tf.min():.2f}, max {tf.max():.2f} |" if feasible else "| optimal final time (s) | - |",
+        f"| optimal propellant (kg) | mean {propellant.mean():.2f}, min {propellant.min():.2f}, max "
+        f"{propellant.max():.2f} |"
+        if feasible
+        else "| optimal propellant (kg) | - |",
+        f"| optimal final time (s) | mean {tf.mean():.2f}, min {tf.min():.2f}, max {tf.max():.2f} |"
+        if feasible
+        else "| optimal final time (s) | - |",
         f"| largest lossless gap (sigma - abs u) / sigma | {max(r['gap'] for r in feasible):.2e} |" if feasible else "",
         "",
         f"At {seconds.mean():.2f} s per landing on one core, 1000 Monte Carlo landings cost about "
@@ -107,8 +132,10 @@ def report(result: dict, command: str) -> str:
         "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        lines.append(f"| {r['index']} | {r['altitude']:.0f} | {r['distance']:.0f} | {r['speed']:.1f} | {r['status']} | "
-                     f"{r['tf']:.2f} | {r['propellant']:.2f} | {r['seconds']:.3f} | {r['calls']} |")
+        lines.append(
+            f"| {r['index']} | {r['altitude']:.0f} | {r['distance']:.0f} | {r['speed']:.1f} | {r['status']} | "
+            f"{r['tf']:.2f} | {r['propellant']:.2f} | {r['seconds']:.3f} | {r['calls']} |"
+        )
     return "\n".join(lines) + "\n"
 
 

@@ -61,7 +61,8 @@ int main(int argc, char **argv)
         }}
     }}
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    printf("%.6f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec)) / (double)(reps * {n}));
+    printf("%.6f\n", ((double)(t1.tv_sec - t0.tv_sec) * 1e9 + (double)(t1.tv_nsec - t0.tv_nsec))
+                     / (double)(reps * {n}));
     return 0;
 }}
 """
@@ -84,9 +85,9 @@ def median_time_us(fn, calls_per_run: int, seconds: float) -> float:
 
 
 def build_model_folder(path: Path) -> Path:
+    import gymnasium as gym
     import torch
     from stable_baselines3 import PPO
-    import gymnasium as gym
 
     from agents.model_folder import save_model_folder
 
@@ -100,8 +101,13 @@ def build_model_folder(path: Path) -> Path:
         def step(self, action):
             return np.zeros(OBS_DIM, np.float32), 0.0, True, False, {}
 
-    model = PPO("MlpPolicy", SpacesOnly(), policy_kwargs=dict(net_arch=dict(pi=list(HIDDEN), vf=list(HIDDEN))),
-                device="cpu", seed=0)
+    model = PPO(
+        "MlpPolicy",
+        SpacesOnly(),
+        policy_kwargs=dict(net_arch=dict(pi=list(HIDDEN), vf=list(HIDDEN))),
+        device="cpu",
+        seed=0,
+    )
     gen = torch.Generator().manual_seed(0)
     with torch.no_grad():
         for module in [*model.policy.mlp_extractor.policy_net, model.policy.action_net]:
@@ -110,8 +116,16 @@ def build_model_folder(path: Path) -> Path:
                 module.bias.copy_(torch.randn(module.bias.shape, generator=gen) * 0.2)
     rng = np.random.default_rng(0)
     meta = {"env_id": "benchmark/random-policy", "mode": "3dof", "obs_dim": OBS_DIM, "act_dim": ACT_DIM}
-    return save_model_folder(path, model, rng.normal(0, 100, OBS_DIM), rng.uniform(0.01, 1e4, OBS_DIM), 1e-8, 10.0,
-                             meta, "benchmark: random weights\n")
+    return save_model_folder(
+        path,
+        model,
+        rng.normal(0, 100, OBS_DIM),
+        rng.uniform(0.01, 1e4, OBS_DIM),
+        1e-8,
+        10.0,
+        meta,
+        "benchmark: random weights\n",
+    )
 
 
 def c_loop_us(c_dir: Path, variant: str, obs: np.ndarray, seconds: float, work: Path) -> float:
@@ -119,16 +133,33 @@ def c_loop_us(c_dir: Path, variant: str, obs: np.ndarray, seconds: float, work: 
 
     var = VARIANTS[variant]
     src = work / f"bench_{variant}.c"
-    src.write_text(_C_BENCH.format(header=var.header, function=var.function, n=len(obs), n_obs=var.n_obs, n_act=var.n_act))
+    src.write_text(
+        _C_BENCH.format(header=var.header, function=var.function, n=len(obs), n_obs=var.n_obs, n_act=var.n_act)
+    )
     exe = work / f"bench_{variant}"
-    subprocess.run(["gcc", *BUILD_FLAGS, "-std=c99", "-D_POSIX_C_SOURCE=199309L", f"-I{c_dir}", str(c_dir / var.source),
-                    str(src), "-o", str(exe), "-lm"], check=True)
+    subprocess.run(
+        [
+            "gcc",
+            *BUILD_FLAGS,
+            "-std=c99",
+            "-D_POSIX_C_SOURCE=199309L",
+            f"-I{c_dir}",
+            str(c_dir / var.source),
+            str(src),
+            "-o",
+            str(exe),
+            "-lm",
+        ],
+        check=True,
+    )
     data = work / "obs.f32"
     np.ascontiguousarray(obs, dtype=np.float32).tofile(data)
     ns = float(subprocess.run([str(exe), str(data), "1"], capture_output=True, text=True, check=True).stdout)
     reps = max(1, int(seconds * 1e9 / max(ns * len(obs), 1.0) / REPEATS))
-    runs = [float(subprocess.run([str(exe), str(data), str(reps)], capture_output=True, text=True, check=True).stdout)
-            for _ in range(REPEATS)]
+    runs = [
+        float(subprocess.run([str(exe), str(data), str(reps)], capture_output=True, text=True, check=True).stdout)
+        for _ in range(REPEATS)
+    ]
     return float(np.median(runs)) / 1e3
 
 
@@ -143,7 +174,11 @@ def measure(result, seconds: float, work: Path) -> list[tuple[str, float, float]
     torch.set_num_threads(1)
     actor, model, out = result.actor, result.model, result.out_dir
     obs = sample_observations(actor, N_OBS, seed=2)
-    z = ((obs.astype(np.float64) - actor.obs_mean) / actor.obs_std).clip(-actor.clip_obs, actor.clip_obs).astype(np.float32)
+    z = (
+        ((obs.astype(np.float64) - actor.obs_mean) / actor.obs_std)
+        .clip(-actor.clip_obs, actor.clip_obs)
+        .astype(np.float32)
+    )
     policy = model.policy
 
     def torch_actor(batch):
@@ -155,21 +190,38 @@ def measure(result, seconds: float, work: Path) -> list[tuple[str, float, float]
     c_float, c_int8 = CPolicy(out / "c"), CPolicy(out / "c-int8", variant="q8")
     one, one_z = obs[:1], z[:1]
     rows = [
-        ("torch, actor network only (normalized input, 1 thread)", median_time_us(lambda: torch_actor(one_z), 1, seconds),
-         median_time_us(lambda: torch_actor(z), N_OBS, seconds)),
-        ("stable-baselines3 predict(deterministic=True)", median_time_us(lambda: model.predict(one_z, deterministic=True), 1, seconds),
-         median_time_us(lambda: model.predict(z, deterministic=True), N_OBS, seconds)),
-        ("onnxruntime (1 thread)", median_time_us(lambda: session.run(None, {"obs": one}), 1, seconds),
-         median_time_us(lambda: session.run(None, {"obs": obs}), N_OBS, seconds)),
-        ("C float32 via ctypes (CPolicy.act)", median_time_us(lambda: c_float.act(one), 1, seconds),
-         median_time_us(lambda: c_float.act(obs), N_OBS, seconds)),
-        ("C int8 via ctypes (CPolicy.act)", median_time_us(lambda: c_int8.act(one), 1, seconds),
-         median_time_us(lambda: c_int8.act(obs), N_OBS, seconds)),
+        (
+            "torch, actor network only (normalized input, 1 thread)",
+            median_time_us(lambda: torch_actor(one_z), 1, seconds),
+            median_time_us(lambda: torch_actor(z), N_OBS, seconds),
+        ),
+        (
+            "stable-baselines3 predict(deterministic=True)",
+            median_time_us(lambda: model.predict(one_z, deterministic=True), 1, seconds),
+            median_time_us(lambda: model.predict(z, deterministic=True), N_OBS, seconds),
+        ),
+        (
+            "onnxruntime (1 thread)",
+            median_time_us(lambda: session.run(None, {"obs": one}), 1, seconds),
+            median_time_us(lambda: session.run(None, {"obs": obs}), N_OBS, seconds),
+        ),
+        (
+            "C float32 via ctypes (CPolicy.act)",
+            median_time_us(lambda: c_float.act(one), 1, seconds),
+            median_time_us(lambda: c_float.act(obs), N_OBS, seconds),
+        ),
+        (
+            "C int8 via ctypes (CPolicy.act)",
+            median_time_us(lambda: c_int8.act(one), 1, seconds),
+            median_time_us(lambda: c_int8.act(obs), N_OBS, seconds),
+        ),
     ]
     loop_float = c_loop_us(out / "c", "float", obs, seconds, work)
     loop_int8 = c_loop_us(out / "c-int8", "q8", obs, seconds, work)
-    rows += [("C float32, called in a C loop (no Python)", loop_float, loop_float),
-             ("C int8, called in a C loop (no Python)", loop_int8, loop_int8)]
+    rows += [
+        ("C float32, called in a C loop (no Python)", loop_float, loop_float),
+        ("C int8, called in a C loop (no Python)", loop_int8, loop_int8),
+    ]
     return rows
 
 
@@ -195,7 +247,9 @@ def main(argv: list[str] | None = None) -> int:
     from agents.export import write_atomic
     from agents.export.cli import export_model, format_table, run_checks
 
-    command = "python benchmarks/export_latency.py" + "".join(f" {shlex.quote(portable(a))}" for a in (argv or sys.argv[1:]))
+    command = "python benchmarks/export_latency.py" + "".join(
+        f" {shlex.quote(portable(a))}" for a in (argv or sys.argv[1:])
+    )
     with tempfile.TemporaryDirectory(prefix="lunar-export-bench-") as tmp:
         work = Path(tmp)
         model_dir = Path(args.model_dir) if args.model_dir else build_model_folder(work / "policy")
@@ -204,22 +258,37 @@ def main(argv: list[str] | None = None) -> int:
         rows = measure(result, args.seconds, work)
         table_rows = [] if args.no_targets else run_checks(actor, result.out_dir, result.vectors, model=result.model)
     arch = " -> ".join(str(n) for n in (actor.obs_dim, *actor.hidden_sizes, actor.act_dim))
-    lines = ["# Export latency and targets", "", f"Command: `{command}`", "",
-             f"Policy: {arch}, {actor.activation}; {'random weights' if not args.model_dir else portable(str(model_dir))}. "
-             f"Machine: {platform.machine()}, {platform.processor() or platform.system()}, Python {platform.python_version()}; "
-             f"median of {REPEATS} timed loops of ~{args.seconds:g} s each.", "",
-             f"| method | µs per action, batch 1 | µs per action, batch {N_OBS} |", "|---|---|---|"]
+    lines = [
+        "# Export latency and targets",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"Policy: {arch}, {actor.activation}; {'random weights' if not args.model_dir else portable(str(model_dir))}. "
+        f"Machine: {platform.machine()}, {platform.processor() or platform.system()}, Python "
+        f"{platform.python_version()}; "
+        f"median of {REPEATS} timed loops of ~{args.seconds:g} s each.",
+        "",
+        f"| method | µs per action, batch 1 | µs per action, batch {N_OBS} |",
+        "|---|---|---|",
+    ]
     lines += [f"| {name} | {one:.2f} | {many:.3f} |" for name, one, many in rows]
     budget = result.manifest.get("int8_error_budget")
     if budget:
-        lines += ["", f"int8 error on {budget['n_samples']} sampled observations: max {budget['measured_max']:.2e}, "
-                      f"rms {budget['measured_rms']:.2e}, p99 {budget['measured_p99']:.2e}; alone, the int8 weights cause "
-                      f"{budget['contributions']['weights']:.2e}, the input rounding {budget['contributions']['input']:.2e}, "
-                      f"the fixed-point activations {budget['contributions']['activations']:.2e} (budget: max "
-                      f"{budget['max_allowed']:g}, rms {budget['rms_allowed']:g})."]
+        lines += [
+            "",
+            f"int8 error on {budget['n_samples']} sampled observations: max {budget['measured_max']:.2e}, "
+            f"rms {budget['measured_rms']:.2e}, p99 {budget['measured_p99']:.2e}; alone, the int8 weights cause "
+            f"{budget['contributions']['weights']:.2e}, the input rounding {budget['contributions']['input']:.2e}, "
+            f"the fixed-point activations {budget['contributions']['activations']:.2e} (budget: max "
+            f"{budget['max_allowed']:g}, rms {budget['rms_allowed']:g}).",
+        ]
     if table_rows:
-        lines += ["", "## Targets (max abs error against the float64 reference on the test vectors)", "",
-                  format_table(table_rows)]
+        lines += [
+            "",
+            "## Targets (max abs error against the float64 reference on the test vectors)",
+            "",
+            format_table(table_rows),
+        ]
     text = "\n".join(lines) + "\n"
     print(text)
     write_atomic(args.out, text)

@@ -5,13 +5,14 @@
 Flies the same episodes (policy, scenario, seed) three times with ``run_bench``, the function
 behind ``lunar bench``, without the convex optimum (``--optimum-samples 0``): in this process
 (numba's prange over the batch on every core), then on a local Ray instance of ``--cpus`` CPUs
-twice, first with fresh worker processes (each imports the package, builds the scenario's
-terrain pool and loads numba's cache), then with the same workers again. The single process spreads only the physics over the cores
-(the policy runs in one thread); Ray runs whole shards side by side in separate processes but
-pays for worker start-up, task dispatch and result transfer. The ratio is the engine's net cost
-or gain on one machine, the baseline for scaling out to more. The Ray start-up itself is timed
-apart. The reports must be identical apart from their timing; the script says so, and fails if
-they are not. Recorded runs use fewer episodes than the default to stay short on a shared machine.
+twice, first with fresh worker processes (each imports the package, builds the scenario's terrain
+pool and loads numba's cache), then with the same workers again. The single process spreads only
+the physics over the cores (the policy runs in one thread); Ray runs whole shards side by side in
+separate processes but pays for worker start-up, task dispatch and result transfer. The ratio is
+the engine's net cost or gain on one machine, the baseline for scaling out to more. The Ray
+start-up itself is timed apart. The reports must be identical apart from their timing; the script
+says so, and fails if they are not. Recorded runs use fewer episodes than the default to stay
+short on a shared machine.
 """
 
 from __future__ import annotations
@@ -54,9 +55,9 @@ def main(argv: list[str] | None = None) -> int:
     import numba
     import ray
 
+    from lunar_env.atomic import write_atomic
     from lunar_env.evaluation.ray_backend import SHARDS_PER_CPU, auto_shard_size
     from lunar_env.ray_cluster import init_ray
-    from lunar_env.atomic import write_atomic
 
     command = "python benchmarks/ray_montecarlo.py" + "".join(f" {shlex.quote(a)}" for a in (argv or sys.argv[1:]))
     bench("local", argparse.Namespace(**{**vars(args), "episodes": 8}))  # numba's cache loaded before timing

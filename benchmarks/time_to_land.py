@@ -87,20 +87,28 @@ def main() -> int:
     if args.only in (None, "gym"):
         print("timing SB3 PPO on LunarLanderContinuous-v3 (RL Zoo hyperparameters) ...", flush=True)
         results["gym"] = time_gym()
-    lines = [f"# Time to land\n\nCommand: `python benchmarks/time_to_land.py{' --only ' + args.only if args.only else ''}`"
-             f"\n\nMachine: {os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.1f}.\n",
-             "| pipeline | goal | wall time to goal | steps to goal |", "|---|---|---|---|"]
+    lines = [
+        f"# Time to land\n\nCommand: `python benchmarks/time_to_land.py{' --only ' + args.only if args.only else ''}`"
+        f"\n\nMachine: {os.cpu_count()} cores; load average at the end {os.getloadavg()[0]:.1f}.\n",
+        "| pipeline | goal | wall time to goal | steps to goal |",
+        "|---|---|---|---|",
+    ]
+
     def minutes(seconds):
         return "not reached" if seconds is None else f"{seconds / 60:.1f} min"
 
     if "lunar" in results:
         r = results["lunar"]
-        lines.append(f"| lunar train ({r['config']}) | 95% nominal landings | {minutes(r['wall_time_to_95_s'])} | "
-                     f"{r['steps_to_95'] or '-'} |")
+        lines.append(
+            f"| lunar train ({r['config']}) | 95% nominal landings | {minutes(r['wall_time_to_95_s'])} | "
+            f"{r['steps_to_95'] or '-'} |"
+        )
     if "gym" in results:
         r = results["gym"]
-        lines.append(f"| SB3 PPO, RL Zoo hyperparameters, LunarLanderContinuous-v3 | mean reward 200 | "
-                     f"{minutes(r['wall_time_to_200_s'])} | {r['steps_to_200'] or '-'} |")
+        lines.append(
+            f"| SB3 PPO, RL Zoo hyperparameters, LunarLanderContinuous-v3 | mean reward 200 | "
+            f"{minutes(r['wall_time_to_200_s'])} | {r['steps_to_200'] or '-'} |"
+        )
     text = "\n".join(lines) + "\n\n```json\n" + json.dumps(results, indent=2) + "\n```\n"
     out = RESULTS_DIR / (f"time_to_land_{args.only}.md" if args.only else "time_to_land.md")
     write_atomic(out, text)

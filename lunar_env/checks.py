@@ -9,17 +9,35 @@ from typing import Any
 import numpy as np
 
 
-def check_int(owner: str, name: str, value: Any, low: int, high: int | None = None) -> int:
-    """Return ``value`` as int if it is an integer (not a bool) in [low, high], else raise naming it."""
+def integer_bounds_text(low: int | None, high: int | None) -> str:
+    """`` in [low, high]``, `` >= low``, `` <= high`` or nothing: the allowed range in an error message."""
+    if low is not None and high is not None:
+        return f" in [{low}, {high}]"
+    if low is not None:
+        return f" >= {low}"
+    return f" <= {high}" if high is not None else ""
+
+
+def check_integer(label: str, value: Any, low: int | None = None, high: int | None = None) -> int:
+    """The project's one integer check: ``value`` as int if it is an integer in [low, high], else a
+    ValueError naming ``label``. Booleans are refused although Python counts them as ints (True == 1
+    would pass a seed or a count otherwise); numpy integers are taken."""
     if isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer)):
-        raise ValueError(f"{owner}.{name} must be an integer, got {value!r}")
-    if value < low or (high is not None and value > high):
-        interval = f"[{low}, {high}]" if high is not None else f">= {low}"
-        raise ValueError(f"{owner}.{name} must be an integer {'in ' if high is not None else ''}{interval}, got {value!r}")
+        raise ValueError(f"{label} must be an integer{integer_bounds_text(low, high)}, got {value!r}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ValueError(f"{label} must be an integer{integer_bounds_text(low, high)}, got {value!r}")
     return int(value)
 
 
-def check_range(owner: str, name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False) -> float:
+def check_int(owner: str, name: str, value: Any, low: int, high: int | None = None) -> int:
+    """Return ``value`` as int if it is an integer (not a bool) in [low, high], else raise naming
+    ``owner.name`` (the form of the config dataclasses' checks)."""
+    return check_integer(f"{owner}.{name}", value, low, high)
+
+
+def check_range(
+    owner: str, name: str, value: Any, low: float, high: float, *, low_open: bool = False, high_open: bool = False
+) -> float:
     """Return ``value`` as float if it lies in the interval, else raise a ValueError naming it."""
     if isinstance(value, (bool, np.bool_, str, bytes)):  # float() would take True and "5"
         raise ValueError(f"{owner}.{name} must be a number, got {value!r}")

@@ -314,14 +314,20 @@ class SensorSpec:
             check_range(owner, name, getattr(self, name), 0.0, 1e5)
         for name in ("accel_bias_ug", "accel_bias_instability_ug"):
             check_range(owner, name, getattr(self, name), 0.0, 1e6)
-        check_range(owner, "accel_velocity_random_walk_mps_per_sqrt_h", self.accel_velocity_random_walk_mps_per_sqrt_h, 0.0, 1e3)
+        check_range(
+            owner, "accel_velocity_random_walk_mps_per_sqrt_h", self.accel_velocity_random_walk_mps_per_sqrt_h, 0.0, 1e3
+        )
         for name in ("star_tracker_rate_hz", "altimeter_rate_hz", "velocimeter_rate_hz", "trn_rate_hz"):
             check_range(owner, name, getattr(self, name), 0.0, 1000.0)
         noise = check_vector(owner, "star_tracker_noise_arcsec", self.star_tracker_noise_arcsec)
         if min(noise) < 0.0:
-            raise ValueError(f"{owner}.star_tracker_noise_arcsec must be non-negative, got {self.star_tracker_noise_arcsec!r}")
+            raise ValueError(
+                f"{owner}.star_tracker_noise_arcsec must be non-negative, got {self.star_tracker_noise_arcsec!r}"
+            )
         object.__setattr__(self, "star_tracker_noise_arcsec", noise)
-        object.__setattr__(self, "altimeter_beams", check_beams(owner, "altimeter_beams", self.altimeter_beams, 1, MAX_ALTIMETER_BEAMS))
+        object.__setattr__(
+            self, "altimeter_beams", check_beams(owner, "altimeter_beams", self.altimeter_beams, 1, MAX_ALTIMETER_BEAMS)
+        )
         beams = check_beams(owner, "velocimeter_beams", self.velocimeter_beams, 3, MAX_VELOCIMETER_BEAMS)
         if np.linalg.matrix_rank(np.array(beams), tol=1e-3) < 3:
             raise ValueError(f"{owner}.velocimeter_beams must span 3-D space (three non-coplanar beams), got {beams!r}")
@@ -334,7 +340,9 @@ class SensorSpec:
             check_range(owner, name, getattr(self, name), 0.0, 1e3)
         check_range(owner, "initial_attitude_error_deg", self.initial_attitude_error_deg, 0.0, 90.0)
         check_range(owner, "altimeter_dropout_probability", self.altimeter_dropout_probability, 0.0, 1.0)
-        object.__setattr__(self, "trn_altitude_m", check_interval(owner, "trn_altitude_m", self.trn_altitude_m, 0.0, 1e6))
+        object.__setattr__(
+            self, "trn_altitude_m", check_interval(owner, "trn_altitude_m", self.trn_altitude_m, 0.0, 1e6)
+        )
         if not isinstance(self.trn_denied, (bool, np.bool_)):
             raise ValueError(f"{owner}.trn_denied must be True or False, got {self.trn_denied!r}")
         check_range(owner, "position_fix_recent_s", self.position_fix_recent_s, 0.0, 1e5)
@@ -369,13 +377,26 @@ class RewardSpec:
 
     def __post_init__(self) -> None:
         owner = "RewardSpec"
-        for name in ("distance_weight", "velocity_weight", "propellant_weight", "attitude_penalty_per_rad_s",
-                     "glide_slope_penalty_per_m_s", "success_bonus", "crash_penalty", "crash_penalty_per_mps",
-                     "time_limit_penalty"):
+        for name in (
+            "distance_weight",
+            "velocity_weight",
+            "propellant_weight",
+            "attitude_penalty_per_rad_s",
+            "glide_slope_penalty_per_m_s",
+            "success_bonus",
+            "crash_penalty",
+            "crash_penalty_per_mps",
+            "time_limit_penalty",
+        ):
             check_range(owner, name, getattr(self, name), 0.0, 1e6)
         check_range(owner, "velocity_tracking_weight_per_s", self.velocity_tracking_weight_per_s, 0.0, 1e6)
-        for name in ("distance_scale_m", "velocity_scale_mps", "velocity_field_time_constant_s", "velocity_field_max_speed_mps",
-                     "velocity_field_brake_accel_mps2"):
+        for name in (
+            "distance_scale_m",
+            "velocity_scale_mps",
+            "velocity_field_time_constant_s",
+            "velocity_field_max_speed_mps",
+            "velocity_field_brake_accel_mps2",
+        ):
             check_range(owner, name, getattr(self, name), 0.0, 1e6, low_open=True)
         check_range(owner, "final_descent_speed_mps", self.final_descent_speed_mps, 0.0, 100.0)
         check_range(owner, "attitude_limit_deg", self.attitude_limit_deg, 0.0, 180.0)
@@ -407,13 +428,29 @@ class InitialStateSpec:
         object.__setattr__(self, "altitude_m", check_interval(owner, "altitude_m", self.altitude_m, 1.0, 1e5))
         object.__setattr__(self, "downrange_m", check_interval(owner, "downrange_m", self.downrange_m, -1e5, 1e5))
         object.__setattr__(self, "crossrange_m", check_interval(owner, "crossrange_m", self.crossrange_m, -1e5, 1e5))
-        object.__setattr__(self, "approach_azimuth_deg", check_interval(owner, "approach_azimuth_deg", self.approach_azimuth_deg, -360.0, 720.0))
-        object.__setattr__(self, "approach_speed_mps", check_interval(owner, "approach_speed_mps", self.approach_speed_mps, -1e3, 1e3))
-        object.__setattr__(self, "crossrange_speed_mps", check_interval(owner, "crossrange_speed_mps", self.crossrange_speed_mps, -1e3, 1e3))
-        object.__setattr__(self, "descent_rate_mps", check_interval(owner, "descent_rate_mps", self.descent_rate_mps, -1e3, 1e3))
+        object.__setattr__(
+            self,
+            "approach_azimuth_deg",
+            check_interval(owner, "approach_azimuth_deg", self.approach_azimuth_deg, -360.0, 720.0),
+        )
+        object.__setattr__(
+            self, "approach_speed_mps", check_interval(owner, "approach_speed_mps", self.approach_speed_mps, -1e3, 1e3)
+        )
+        object.__setattr__(
+            self,
+            "crossrange_speed_mps",
+            check_interval(owner, "crossrange_speed_mps", self.crossrange_speed_mps, -1e3, 1e3),
+        )
+        object.__setattr__(
+            self, "descent_rate_mps", check_interval(owner, "descent_rate_mps", self.descent_rate_mps, -1e3, 1e3)
+        )
         object.__setattr__(self, "tilt_deg", check_interval(owner, "tilt_deg", self.tilt_deg, 0.0, 90.0))
         check_range(owner, "angular_rate_dps", self.angular_rate_dps, 0.0, 90.0)
-        object.__setattr__(self, "propellant_fraction", check_interval(owner, "propellant_fraction", self.propellant_fraction, 0.0, 1.0))
+        object.__setattr__(
+            self,
+            "propellant_fraction",
+            check_interval(owner, "propellant_fraction", self.propellant_fraction, 0.0, 1.0),
+        )
 
 
 def _no_faults() -> FaultSpec:
@@ -451,8 +488,13 @@ class Scenario:
         owner = "Scenario"
         if not isinstance(self.name, str) or not self.name:
             raise ValueError(f"Scenario.name must be a non-empty string, got {self.name!r}")
-        for name, cls in (("lander", LanderSpec), ("initial", InitialStateSpec), ("sensors", SensorSpec),
-                          ("faults", FaultSpec), ("reward", RewardSpec)):
+        for name, cls in (
+            ("lander", LanderSpec),
+            ("initial", InitialStateSpec),
+            ("sensors", SensorSpec),
+            ("faults", FaultSpec),
+            ("reward", RewardSpec),
+        ):
             if not isinstance(getattr(self, name), cls):
                 raise ValueError(f"Scenario.{name} must be a {cls.__name__}, got {type(getattr(self, name)).__name__}")
         check_range(owner, "control_rate_hz", self.control_rate_hz, 0.1, 1000.0)
@@ -462,7 +504,10 @@ class Scenario:
         check_range(owner, "max_horizontal_distance_m", self.max_horizontal_distance_m, 0.0, 1e6, low_open=True)
         check_range(owner, "max_altitude_m", self.max_altitude_m, 0.0, 1e6, low_open=True)
         if self.initial.altitude_m[1] >= self.max_altitude_m:
-            raise ValueError(f"Scenario.max_altitude_m ({self.max_altitude_m}) must exceed the highest start altitude {self.initial.altitude_m[1]}")
+            raise ValueError(
+                f"Scenario.max_altitude_m ({self.max_altitude_m}) must exceed the highest start altitude "
+                f"{self.initial.altitude_m[1]}"
+            )
 
     @property
     def control_dt_s(self) -> float:

@@ -149,7 +149,8 @@ class FaultSpec:
         object.__setattr__(self, "rim_jump_m", check_interval(owner, "rim_jump_m", self.rim_jump_m, 0.0, 1e5))
         object.__setattr__(self, "late_valid_altitude_m",
                            check_interval(owner, "late_valid_altitude_m", self.late_valid_altitude_m, 0.0, 1e6))
-        object.__setattr__(self, "thrust_fraction", check_interval(owner, "thrust_fraction", self.thrust_fraction, 0.0, 1.0))
+        thrust_fraction = check_interval(owner, "thrust_fraction", self.thrust_fraction, 0.0, 1.0)
+        object.__setattr__(self, "thrust_fraction", thrust_fraction)
         check_range(owner, "gyro_bias_jump_deg_per_h", self.gyro_bias_jump_deg_per_h, 0.0, 1e6)
         check_range(owner, "accel_bias_jump_ug", self.accel_bias_jump_ug, 0.0, 1e7)
 
@@ -186,8 +187,9 @@ def draw_faults(x, flags, rng, lander, faults, i):
     flags[i, FAULTS_ACTIVE] = 0
     x[i, FAULT_RIM_JUMP] = faults.rim_jump_low + (faults.rim_jump_high - faults.rim_jump_low) * next_uniform(rng, i)
     x[i, FAULT_LATE_ALTITUDE] = faults.late_low + (faults.late_high - faults.late_low) * next_uniform(rng, i)
-    x[i, FAULT_THRUST_FRACTION] = (faults.thrust_fraction_low
-                                   + (faults.thrust_fraction_high - faults.thrust_fraction_low) * next_uniform(rng, i))
+    x[i, FAULT_THRUST_FRACTION] = faults.thrust_fraction_low + (
+        faults.thrust_fraction_high - faults.thrust_fraction_low
+    ) * next_uniform(rng, i)
     num_engines = lander.engine_max_thrust.shape[0]
     flags[i, FAULT_ENGINE] = min(int(next_uniform(rng, i) * num_engines), num_engines - 1)
     a, b = next_normal_pair(rng, i)

@@ -162,7 +162,9 @@ def reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, fau
 
 
 @njit(cache=True, parallel=True)
-def reset_kernel(mask, seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs):
+def reset_kernel(
+    mask, seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs
+):
     """Start a new episode for every lander i with mask[i] and write its first observation.
 
     Returns how many of them started from a non-finite state (a spec the physics cannot carry).
@@ -170,8 +172,9 @@ def reset_kernel(mask, seed, index_offset, x, flags, rng, lander, sim, init, sen
     non_finite = 0
     for i in prange(mask.shape[0]):
         if mask[i]:
-            if not reset_one(seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain,
-                             sites, obs, i):
+            if not reset_one(
+                seed, index_offset, x, flags, rng, lander, sim, init, sensors, faults, reward, terrain, sites, obs, i
+            ):
                 non_finite += 1
     return non_finite
 
@@ -235,7 +238,9 @@ def _end_of_step_checks(x, flags, lander, sim, terrain, i):
 
 
 @njit(cache=True)
-def step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terrain, obs, rewards, terminated, truncated, i):
+def step_one(
+    actions, x, flags, rng, lander, sim, sensors, faults, reward, terrain, obs, rewards, terminated, truncated, i
+):
     """Advance lander i by one control step; a lander whose episode ended is left as it is."""
     if flags[i, OUTCOME] != outcomes.IN_FLIGHT:
         rewards[i] = 0.0
@@ -250,7 +255,9 @@ def step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terra
     for _ in range(sim.substeps):
         propagate_substep(x, lander, i, sim.gravity, dt, sim.throttle_blend, six_dof)
         if check_contact and legs_in_contact(x, flags, lander, terrain, i):
-            flags[i, OUTCOME] = classify_touchdown(x, flags, lander, terrain, i, sim.gravity, sim.target_radius, six_dof)
+            flags[i, OUTCOME] = classify_touchdown(
+                x, flags, lander, terrain, i, sim.gravity, sim.target_radius, six_dof
+            )
             break
     flags[i, STEPS] += 1
     if flags[i, OUTCOME] == outcomes.IN_FLIGHT:
@@ -262,8 +269,17 @@ def step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terra
         write_true_observation(obs, x, flags, lander, sensors, terrain, i, altitude)
     else:
         elapsed = x[i, TIME] - t0
-        gx, gy, gz = propagate_imu(x, rng, sensors, i, x[i, VX] - vx0, x[i, VY] - vy0,
-                                   x[i, VZ] - vz0 + sim.gravity * elapsed, x[i, PZ] - pz0, elapsed)
+        gx, gy, gz = propagate_imu(
+            x,
+            rng,
+            sensors,
+            i,
+            x[i, VX] - vx0,
+            x[i, VY] - vy0,
+            x[i, VZ] - vz0 + sim.gravity * elapsed,
+            x[i, PZ] - pz0,
+            elapsed,
+        )
         sample_sensors(x, flags, rng, sensors, terrain, i, altitude)
         write_navigation_observation(obs, x, flags, lander, sensors, i, gx, gy, gz)
     write_guidance_cues(obs, lander, reward, i)
@@ -276,7 +292,25 @@ def step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terra
 
 
 @njit(cache=True, parallel=True)
-def step_kernel(actions, x, flags, rng, lander, sim, sensors, faults, reward, terrain, obs, rewards, terminated, truncated):
+def step_kernel(
+    actions, x, flags, rng, lander, sim, sensors, faults, reward, terrain, obs, rewards, terminated, truncated
+):
     """Advance every lander still in flight by one control step."""
     for i in prange(actions.shape[0]):
-        step_one(actions, x, flags, rng, lander, sim, sensors, faults, reward, terrain, obs, rewards, terminated, truncated, i)
+        step_one(
+            actions,
+            x,
+            flags,
+            rng,
+            lander,
+            sim,
+            sensors,
+            faults,
+            reward,
+            terrain,
+            obs,
+            rewards,
+            terminated,
+            truncated,
+            i,
+        )

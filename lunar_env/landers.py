@@ -15,7 +15,9 @@ import math
 from lunar_env.config import EngineSpec, LanderSpec
 
 
-def _ring(radius_m: float, height_m: float, count: int, phase_deg: float = 0.0) -> tuple[tuple[float, float, float], ...]:
+def _ring(
+    radius_m: float, height_m: float, count: int, phase_deg: float = 0.0
+) -> tuple[tuple[float, float, float], ...]:
     """``count`` points evenly spaced on a horizontal circle of the body frame."""
     points = []
     for k in range(count):
@@ -46,8 +48,13 @@ VIKRAM_LIKE = LanderSpec(
     propellant_mass_kg=VIKRAM_PROPELLANT_KG,
     inertia_dry_kgm2=VIKRAM_INERTIA_DRY_KGM2,
     engines=tuple(
-        EngineSpec(position_m=p, direction=(0.0, 0.0, 1.0), max_thrust_n=VIKRAM_ENGINE_THRUST_N,
-                   min_throttle=VIKRAM_ENGINE_MIN_THROTTLE, isp_s=VIKRAM_ENGINE_ISP_S)
+        EngineSpec(
+            position_m=p,
+            direction=(0.0, 0.0, 1.0),
+            max_thrust_n=VIKRAM_ENGINE_THRUST_N,
+            min_throttle=VIKRAM_ENGINE_MIN_THROTTLE,
+            isp_s=VIKRAM_ENGINE_ISP_S,
+        )
         for p in _ring(VIKRAM_ENGINE_RADIUS_M, VIKRAM_ENGINE_HEIGHT_M, 4)
     ),
     throttle_time_constant_s=0.2,  # (est.)
@@ -83,8 +90,15 @@ APOLLO_LM_LIKE = LanderSpec(
     dry_mass_kg=LM_DRY_MASS_KG,
     propellant_mass_kg=LM_PROPELLANT_KG,
     inertia_dry_kgm2=LM_INERTIA_DRY_KGM2,
-    engines=(EngineSpec(position_m=(0.0, 0.0, -1.5), direction=(0.0, 0.0, 1.0), max_thrust_n=LM_DESCENT_ENGINE_THRUST_N,
-                        min_throttle=LM_DESCENT_MIN_THROTTLE, isp_s=LM_DESCENT_ISP_S),),
+    engines=(
+        EngineSpec(
+            position_m=(0.0, 0.0, -1.5),
+            direction=(0.0, 0.0, 1.0),
+            max_thrust_n=LM_DESCENT_ENGINE_THRUST_N,
+            min_throttle=LM_DESCENT_MIN_THROTTLE,
+            isp_s=LM_DESCENT_ISP_S,
+        ),
+    ),
     throttle_time_constant_s=0.3,  # (est.)
     rcs_max_torque_nm=(2 * LM_RCS_THRUSTER_N * LM_RCS_LEVER_ARM_M,) * 3,
     rcs_isp_s=LM_RCS_ISP_S,

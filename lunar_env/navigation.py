@@ -266,8 +266,8 @@ def update_altitude(x, flags, sensors, i, measured, vertical_error):
 @njit(cache=True, inline="always")
 def estimated_attitude(x, i):
     """The attitude estimate q (x) [1, dtheta / 2], normalised, scalar first."""
-    q0, q1, q2, q3 = quat_multiply(x[i, QW], x[i, QX], x[i, QY], x[i, QZ], 1.0,
-                                   0.5 * x[i, NAV_ATT_ERR_X], 0.5 * x[i, NAV_ATT_ERR_X + 1], 0.5 * x[i, NAV_ATT_ERR_X + 2])
+    q0, q1, q2, q3 = quat_multiply(x[i, QW], x[i, QX], x[i, QY], x[i, QZ], 1.0, 0.5 * x[i, NAV_ATT_ERR_X],
+                                   0.5 * x[i, NAV_ATT_ERR_X + 1], 0.5 * x[i, NAV_ATT_ERR_X + 2])
     inv = 1.0 / np.sqrt(q0 * q0 + q1 * q1 + q2 * q2 + q3 * q3)
     return q0 * inv, q1 * inv, q2 * inv, q3 * inv
 

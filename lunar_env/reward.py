@@ -62,7 +62,10 @@ def field_error(x, lander, reward, i):
 def potential(x, lander, reward, i):
     """Shaping potential Phi of lander i's current state (dimensionless, <= 0)."""
     distance, error = field_error(x, lander, reward, i)
-    return -reward.distance_weight * distance / reward.distance_scale - reward.velocity_weight * error / reward.velocity_scale
+    return (
+        -reward.distance_weight * distance / reward.distance_scale
+        - reward.velocity_weight * error / reward.velocity_scale
+    )
 
 
 @njit(cache=True, inline="always")

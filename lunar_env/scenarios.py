@@ -12,7 +12,7 @@ tells their stories.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable
+from collections.abc import Callable
 
 from lunar_env.config import InitialStateSpec, LanderSpec, Scenario, SensorSpec
 from lunar_env.faults import FaultOnset, FaultSpec
@@ -55,7 +55,9 @@ def _shadowed_site() -> Scenario:
 
 def _rim_crossing() -> Scenario:
     return dataclasses.replace(
-        _nominal(), name="rim_crossing", terrain=dataclasses.replace(SAFE_ZONE_TERRAIN, site_policy="near_rim", rim_bearing_deg=0.0),
+        _nominal(),
+        name="rim_crossing",
+        terrain=dataclasses.replace(SAFE_ZONE_TERRAIN, site_policy="near_rim", rim_bearing_deg=0.0),
         initial=InitialStateSpec(approach_azimuth_deg=(170.0, 190.0)),
         description="The approach from the north crosses the rim of a fresh 2 km crater about 300 m "
         "before the site: the altimeter reading jumps by hundreds of metres over the rim.")

@@ -172,7 +172,8 @@ def sample_star_tracker(x, rng, sensors, i):
     """Star-tracker sample (two normal pairs): attitude update with noise about body x, y, z."""
     a, b = next_normal_pair(rng, i)
     c, _ = next_normal_pair(rng, i)
-    update_attitude(x, i, sensors.star_gain, sensors.star_sigma[0] * a, sensors.star_sigma[1] * b, sensors.star_sigma[2] * c)
+    sigma = sensors.star_sigma
+    update_attitude(x, i, sensors.star_gain, sigma[0] * a, sigma[1] * b, sigma[2] * c)
 
 
 @njit(cache=True)
@@ -232,8 +233,9 @@ def sample_velocimeter(x, flags, rng, sensors, terrain, i, altitude):
     beams = sensors.velocimeter_beams
     if valid:
         for k in range(beams.shape[0]):
-            if not _beam_end_below_ground(x, flags, terrain, i, beams[k, 0], beams[k, 1], beams[k, 2],
-                                          sensors.velocimeter_max_range):
+            if not _beam_end_below_ground(
+                x, flags, terrain, i, beams[k, 0], beams[k, 1], beams[k, 2], sensors.velocimeter_max_range
+            ):
                 valid = False
                 break
     flags[i, VELOCIMETER_VALID] = 1 if valid else 0
@@ -367,8 +369,12 @@ def write_true_observation(obs, x, flags, lander, sensors, terrain, i, altitude)
 def write_guidance_cues(obs, lander, reward, i):
     """Fill row i's guidance cues from the fields already written (so both modes agree)."""
     obs[i, OBS_LOG_ALTITUDE] = np.log1p(max(float(obs[i, OBS_ALTITUDE]), 0.0))
-    fx, fy, fz = field_velocity(float(obs[i, OBS_POSITION]), float(obs[i, OBS_POSITION + 1]),
-                                float(obs[i, OBS_POSITION + 2]) - lander.touchdown_height, reward)
+    fx, fy, fz = field_velocity(
+        float(obs[i, OBS_POSITION]),
+        float(obs[i, OBS_POSITION + 1]),
+        float(obs[i, OBS_POSITION + 2]) - lander.touchdown_height,
+        reward,
+    )
     obs[i, OBS_FIELD_ERROR + 0] = obs[i, OBS_VELOCITY + 0] - fx
     obs[i, OBS_FIELD_ERROR + 1] = obs[i, OBS_VELOCITY + 1] - fy
     obs[i, OBS_FIELD_ERROR + 2] = obs[i, OBS_VELOCITY + 2] - fz

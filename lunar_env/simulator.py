@@ -95,7 +95,10 @@ def terrain_pool(scenario: Scenario, seed: int) -> tuple[list[TerrainTile], Terr
         return tiles, stack_tiles(tiles)
     make_pool = getattr(scenario.terrain, "make_pool", None)
     if make_pool is None:
-        raise ValueError(f"Scenario.terrain must be None or a terrain spec with make_pool(seed), got {type(scenario.terrain).__name__}")
+        raise ValueError(
+            "Scenario.terrain must be None or a terrain spec with make_pool(seed), got "
+            f"{type(scenario.terrain).__name__}"
+        )
     try:
         key = (scenario.terrain, int(seed))
         hash(key)
@@ -117,8 +120,11 @@ def _views_into(tiles: list[TerrainTile], arrays: TerrainArrays) -> list[Terrain
     for k, tile in enumerate(tiles):
         fine = Heightmap(arrays.fine_heights[k], tile.fine.origin_xy, tile.fine.cell_size_m)
         coarse = Heightmap(arrays.coarse_heights[k], tile.coarse.origin_xy, tile.coarse.cell_size_m)
-        views.append(dataclasses.replace(tile, fine=fine, coarse=coarse, shadow_fine=arrays.fine_shadow[k],
-                                         shadow_coarse=arrays.coarse_shadow[k]))
+        views.append(
+            dataclasses.replace(
+                tile, fine=fine, coarse=coarse, shadow_fine=arrays.fine_shadow[k], shadow_coarse=arrays.coarse_shadow[k]
+            )
+        )
     return views
 
 
@@ -137,9 +143,17 @@ class LanderBatch:
         terrain_seed: seed of the procedural terrain pool (fixed per environment).
     """
 
-    def __init__(self, scenario: str | Scenario = "nominal", num_landers: int = 1, mode: str = "6dof",
-                 observation_mode: str = "sensors", lander=None, terrain_tiles: list[TerrainTile] | None = None,
-                 index_offset: int = 0, terrain_seed: int = 0):
+    def __init__(
+        self,
+        scenario: str | Scenario = "nominal",
+        num_landers: int = 1,
+        mode: str = "6dof",
+        observation_mode: str = "sensors",
+        lander=None,
+        terrain_tiles: list[TerrainTile] | None = None,
+        index_offset: int = 0,
+        terrain_seed: int = 0,
+    ):
         check_int("LanderBatch", "num_landers", num_landers, 1)
         if mode not in MODES:
             raise ValueError(f"mode must be one of {sorted(MODES)}, got {mode!r}")
@@ -200,13 +214,29 @@ class LanderBatch:
             if mask.shape != (self.num_landers,):
                 raise ValueError(f"reset mask must have shape ({self.num_landers},), got {mask.shape}")
         s = self.state
-        non_finite = reset_kernel(mask, np.uint64(self.seed), self.index_offset, s.x, s.flags, s.rng, self.lander,
-                                  self.sim, self.init, self.sensors, self.faults, self.reward, self.terrain, self.sites,
-                                  self.obs)
+        non_finite = reset_kernel(
+            mask,
+            np.uint64(self.seed),
+            self.index_offset,
+            s.x,
+            s.flags,
+            s.rng,
+            self.lander,
+            self.sim,
+            self.init,
+            self.sensors,
+            self.faults,
+            self.reward,
+            self.terrain,
+            self.sites,
+            self.obs,
+        )
         if non_finite:
-            raise ValueError(f"{non_finite} lander(s) of scenario {self.scenario.name!r} (lander "
-                             f"{self.scenario.lander.name!r}) start from a non-finite state: its parameters are "
-                             "outside what the physics can integrate")
+            raise ValueError(
+                f"{non_finite} lander(s) of scenario {self.scenario.name!r} (lander "
+                f"{self.scenario.lander.name!r}) start from a non-finite state: its parameters are "
+                "outside what the physics can integrate"
+            )
         self.terminated[mask] = False
         self.truncated[mask] = False
         if not self._all_started:
@@ -234,7 +264,9 @@ class LanderBatch:
                 raise ValueError(f"actions must have shape {expected} (landers, action size), got {arr.shape}")
         if not np.all(np.isfinite(arr)):
             bad = np.flatnonzero(~np.all(np.isfinite(arr), axis=1))
-            raise ValueError(f"actions contain NaN or inf for lander(s) {bad[:10].tolist()}; refusing to integrate them")
+            raise ValueError(
+                f"actions contain NaN or inf for lander(s) {bad[:10].tolist()}; refusing to integrate them"
+            )
         if arr.dtype != np.float32:
             arr = np.clip(arr, -1.0, 1.0).astype(np.float32)
         return np.ascontiguousarray(arr)
@@ -246,12 +278,28 @@ class LanderBatch:
         """
         if not self._all_started:
             never = np.flatnonzero(~self._started)
-            raise ValueError(f"step() before reset(): lander(s) {never[:10].tolist()} have never been reset; call "
-                             "reset() first (a reset_mask must cover every lander the first time)")
+            raise ValueError(
+                f"step() before reset(): lander(s) {never[:10].tolist()} have never been reset; call "
+                "reset() first (a reset_mask must cover every lander the first time)"
+            )
         arr = self.check_actions(actions)
         s = self.state
-        step_kernel(arr, s.x, s.flags, s.rng, self.lander, self.sim, self.sensors, self.faults, self.reward,
-                    self.terrain, self.obs, self.rewards, self.terminated, self.truncated)
+        step_kernel(
+            arr,
+            s.x,
+            s.flags,
+            s.rng,
+            self.lander,
+            self.sim,
+            self.sensors,
+            self.faults,
+            self.reward,
+            self.terrain,
+            self.obs,
+            self.rewards,
+            self.terminated,
+            self.truncated,
+        )
         return self.obs, self.rewards, self.terminated, self.truncated
 
     # ------------------------------------------------------------------ reporting

@@ -125,13 +125,21 @@ def measure_compile_time() -> dict[str, float]:
         env = {**os.environ, "NUMBA_CACHE_DIR": cache}
         times = {}
         for label in ("cold_cache_s", "warm_cache_s"):
-            out = subprocess.run([sys.executable, "-c", COMPILE_PROBE], env=env, capture_output=True, text=True, check=True)
+            out = subprocess.run(
+                [sys.executable, "-c", COMPILE_PROBE], env=env, capture_output=True, text=True, check=True
+            )
             times[label] = float(out.stdout.strip().splitlines()[-1])
     return times
 
 
-def run(sizes=(1, 64, 1024, 4096), seconds: float = 3.0, modes=("6dof", "3dof"), compile_time: bool = True,
-        progress=print, scenarios=("nominal_flat", "nominal")) -> dict:
+def run(
+    sizes=(1, 64, 1024, 4096),
+    seconds: float = 3.0,
+    modes=("6dof", "3dof"),
+    compile_time: bool = True,
+    progress=print,
+    scenarios=("nominal_flat", "nominal"),
+) -> dict:
     """Measure everything and return a JSON-ready dict (see ``format_markdown``)."""
     env_ids = {"6dof": "lunar_env/SouthPole-v0", "3dof": "lunar_env/SouthPole3DoF-v0"}
     results: list[Measurement] = []
@@ -155,7 +163,10 @@ def run(sizes=(1, 64, 1024, 4096), seconds: float = 3.0, modes=("6dof", "3dof"),
     }
     if compile_time:
         report["compile"] = measure_compile_time()
-        progress(f"  numba first call: {report['compile']['cold_cache_s']:.1f} s cold, {report['compile']['warm_cache_s']:.1f} s cached")
+        progress(
+            f"  numba first call: {report['compile']['cold_cache_s']:.1f} s cold, "
+            f"{report['compile']['warm_cache_s']:.1f} s cached"
+        )
     return report
 
 
@@ -168,7 +179,9 @@ def _numba_threads() -> int:
 def format_markdown(report: dict) -> str:
     """A Markdown table of the report with ratios to each reference."""
     refs = report["references"]
-    header = "| environment | n | steps/s | " + " | ".join(f"x {r['name'].split(' (')[0].split()[0]}" for r in refs) + " |"
+    header = (
+        "| environment | n | steps/s | " + " | ".join(f"x {r['name'].split(' (')[0].split()[0]}" for r in refs) + " |"
+    )
     lines = [header, "|" + "---|" * (3 + len(refs))]
     for m in refs + report["native"]:
         ratios = " | ".join(f"{m['steps_per_second'] / r['steps_per_second']:.1f}" for r in refs)
@@ -176,8 +189,10 @@ def format_markdown(report: dict) -> str:
     if "compile" in report:
         c = report["compile"]
         lines.append("")
-        lines.append(f"Numba first call (compile, fresh process): {c['cold_cache_s']:.1f} s with an empty cache, "
-                     f"{c['warm_cache_s']:.1f} s with the cache filled.")
+        lines.append(
+            f"Numba first call (compile, fresh process): {c['cold_cache_s']:.1f} s with an empty cache, "
+            f"{c['warm_cache_s']:.1f} s with the cache filled."
+        )
     return "\n".join(lines)
 
 

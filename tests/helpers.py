@@ -6,7 +6,7 @@ import dataclasses
 
 import numpy as np
 
-from lunar_env.config import EngineSpec, InitialStateSpec, Scenario, SensorSpec
+from lunar_env.config import InitialStateSpec, Scenario, SensorSpec
 from lunar_env.landers import VIKRAM_LIKE
 from lunar_env.physics import state as S
 from lunar_env.simulator import LanderBatch
@@ -15,7 +15,9 @@ from lunar_env.simulator import LanderBatch
 def lander(min_throttle: float = 0.0, throttle_time_constant_s: float = 0.0, **overrides):
     """The Vikram-like lander with engines that can shut down and respond instantly."""
     engines = tuple(dataclasses.replace(e, min_throttle=min_throttle) for e in VIKRAM_LIKE.engines)
-    return dataclasses.replace(VIKRAM_LIKE, engines=engines, throttle_time_constant_s=throttle_time_constant_s, **overrides)
+    return dataclasses.replace(
+        VIKRAM_LIKE, engines=engines, throttle_time_constant_s=throttle_time_constant_s, **overrides
+    )
 
 
 def scenario(spec=None, **overrides) -> Scenario:
@@ -32,21 +34,29 @@ def scenario(spec=None, **overrides) -> Scenario:
     return Scenario(**base)
 
 
-def set_state(batch: LanderBatch, i: int = 0, position=(0.0, 0.0, 1000.0), velocity=(0.0, 0.0, 0.0),
-              attitude=(1.0, 0.0, 0.0, 0.0), angular_rate=(0.0, 0.0, 0.0), mass=None, throttle=None) -> None:
+def set_state(
+    batch: LanderBatch,
+    i: int = 0,
+    position=(0.0, 0.0, 1000.0),
+    velocity=(0.0, 0.0, 0.0),
+    attitude=(1.0, 0.0, 0.0, 0.0),
+    angular_rate=(0.0, 0.0, 0.0),
+    mass=None,
+    throttle=None,
+) -> None:
     """Overwrite lander i's physical state (after a reset)."""
     x = batch.state.x
-    x[i, S.PX:S.PZ + 1] = position
-    x[i, S.VX:S.VZ + 1] = velocity
+    x[i, S.PX : S.PZ + 1] = position
+    x[i, S.VX : S.VZ + 1] = velocity
     q = np.asarray(attitude, dtype=np.float64)
-    x[i, S.QW:S.QZ + 1] = q / np.linalg.norm(q)
-    x[i, S.WX:S.WZ + 1] = angular_rate
+    x[i, S.QW : S.QZ + 1] = q / np.linalg.norm(q)
+    x[i, S.WX : S.WZ + 1] = angular_rate
     if mass is not None:
         x[i, S.MASS] = mass
         x[i, S.PROPELLANT_START] = mass - batch.lander.dry_mass
     if throttle is not None:
-        x[i, S.THROTTLE:S.THROTTLE + batch.num_engines] = throttle
-        x[i, S.THROTTLE_CMD:S.THROTTLE_CMD + batch.num_engines] = throttle
+        x[i, S.THROTTLE : S.THROTTLE + batch.num_engines] = throttle
+        x[i, S.THROTTLE_CMD : S.THROTTLE_CMD + batch.num_engines] = throttle
 
 
 def engines_off_action(batch: LanderBatch) -> np.ndarray:

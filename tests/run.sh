@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Install the project with its test extras into a virtual environment and run the whole test suite.
+# Install the project with its test extras into a virtual environment, lint the tree with ruff
+# (pyproject.toml's [tool.ruff]; any finding fails the run) and run the whole test suite.
 # Usage: bash tests/run.sh [pytest arguments]     (LUNAR_VENV picks the environment folder, default .venv)
 # On CI (CI=true), or with LUNAR_INSTALL_TOOLCHAINS=1, it first installs the cross compilers and
 # qemu the export tests run on (Debian packages, .ci/install_toolchains.sh); elsewhere those
@@ -14,4 +15,5 @@ if [ ! -x "$venv/bin/python" ]; then
     python3 -m venv "$venv"
 fi
 "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -e ".[dev]"
+"$venv/bin/python" -m ruff check .
 exec "$venv/bin/python" -m pytest -q "$@"

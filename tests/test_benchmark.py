@@ -6,16 +6,16 @@ import math
 import numpy as np
 import pytest
 
+from agents.bench_runner import run_bench
 from agents.policy import CallablePolicy
 from agents.registry import load_policy
 from agents.zem_zev import ZemZevGuidance
-from agents.bench_runner import run_bench
-from lunar_env.evaluation.stats import wilson_interval
 from lunar_env.evaluation.report import build_report, markdown_table, scenario_summary, validate_report
+from lunar_env.evaluation.stats import wilson_interval
 from lunar_env.evaluation.suite import ScenarioRun, attach_optimum, fly_scenario, optimum_subsample, suite_scenarios
-from training.commands.main import main
 from lunar_env.physics import outcomes
 from lunar_env.simulator import LanderBatch
+from training.commands.main import main
 
 
 def handmade_run() -> ScenarioRun:

@@ -221,7 +221,8 @@ try:
     refusal = None
 except ValueError as err:
     refusal = str(err)
-print(json.dumps({"shipped": [shipped.name, shipped.trials, [[p.key, p.kind, list(p.values)] for p in shipped.search_space]],
+space = [[p.key, p.kind, list(p.values)] for p in shipped.search_space]
+print(json.dumps({"shipped": [shipped.name, shipped.trials, space],
                   "small": [small.name, small.trials, small.trial_config({}).total_timesteps],
                   "refusal": refusal, "ray_imported": sys.modules["ray"] is not None}))
 """
@@ -237,8 +238,13 @@ def test_a_sweep_file_is_read_and_checked_without_ray(tmp_path):
     small = _sweep(tmp_path)
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({**yaml.safe_load(small.read_text()), "trials": 0}))
-    out = subprocess.run([sys.executable, "-c", _SPEC_WITHOUT_RAY, str(shipped), str(small), str(bad)],
-                         capture_output=True, text=True, cwd=REPO, check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", _SPEC_WITHOUT_RAY, str(shipped), str(small), str(bad)],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
     data = yaml.safe_load(shipped.read_text())
@@ -279,8 +285,11 @@ def test_spec_fields_refuse_booleans_and_strings_for_numbers():
     from lunar_env.scenarios import get_scenario
 
     scenario = get_scenario("nominal")
-    for owner, spec, name in (("LanderSpec", scenario.lander, "dry_mass_kg"), ("Scenario", scenario, "time_limit_s"),
-                              ("SensorSpec", scenario.sensors, "altimeter_noise_m")):
+    for owner, spec, name in (
+        ("LanderSpec", scenario.lander, "dry_mass_kg"),
+        ("Scenario", scenario, "time_limit_s"),
+        ("SensorSpec", scenario.sensors, "altimeter_noise_m"),
+    ):
         for bad in (True, "5"):
             with pytest.raises(ValueError, match=f"{owner}.{name} must be a number"):
                 dataclasses.replace(spec, **{name: bad})
@@ -300,9 +309,18 @@ def _leaf_paths(data: dict, prefix: str = "") -> list[str]:
 PATHS = _leaf_paths(BASE)
 SECTIONS = ["", "ppo.", "pretrain.", "reward."]
 TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
-VALUES = st.one_of(TEXT, st.booleans(), st.none(), st.integers(-10**12, 10**12),
-                   st.floats(allow_nan=True, allow_infinity=True), st.just(""), st.just(-1), st.just(0),
-                   st.lists(st.integers(-5, 300), max_size=3), st.dictionaries(TEXT, st.integers(), max_size=2))
+VALUES = st.one_of(
+    TEXT,
+    st.booleans(),
+    st.none(),
+    st.integers(-(10**12), 10**12),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.just(""),
+    st.just(-1),
+    st.just(0),
+    st.lists(st.integers(-5, 300), max_size=3),
+    st.dictionaries(TEXT, st.integers(), max_size=2),
+)
 MUTATIONS = st.one_of(
     st.tuples(st.just("replace"), st.sampled_from(PATHS), VALUES),
     st.tuples(st.just("negate"), st.sampled_from(PATHS), st.none()),

@@ -235,7 +235,9 @@ def test_too_little_propellant_is_reported_infeasible():
     assert "infeasible" in solution.status
     assert math.isnan(solution.propellant_kg) and math.isnan(solution.final_time_s)
     assert solution.thrust_n.shape == (0, 3)
-    result = optimal_propellant(vikram(), np.stack([R0, R0]), np.stack([V0, V0]), masses=[1250.0, 1010.0], progress=False)
+    result = optimal_propellant(
+        vikram(), np.stack([R0, R0]), np.stack([V0, V0]), masses=[1250.0, 1010.0], progress=False
+    )
     assert np.isfinite(result[0]) and np.isnan(result[1])
 
 
@@ -263,15 +265,18 @@ def test_optimal_propellant_matches_single_solves_and_is_deterministic(nominal):
 
 
 # ------------------------------------------------------------------ bad input
-@pytest.mark.parametrize("overrides, field", [
-    (dict(min_thrust_n=4000.0), "min_thrust_n"),
-    (dict(dry_mass_kg=1300.0), "dry_mass_kg"),
-    (dict(isp_s=-1.0), "isp_s"),
-    (dict(num_nodes=2), "num_nodes"),
-    (dict(glide_slope_deg=90.0), "glide_slope_deg"),
-    (dict(max_pointing_deg=200.0), "max_pointing_deg"),
-    (dict(gravity_mps2=float("nan")), "gravity_mps2"),
-])
+@pytest.mark.parametrize(
+    "overrides, field",
+    [
+        (dict(min_thrust_n=4000.0), "min_thrust_n"),
+        (dict(dry_mass_kg=1300.0), "dry_mass_kg"),
+        (dict(isp_s=-1.0), "isp_s"),
+        (dict(num_nodes=2), "num_nodes"),
+        (dict(glide_slope_deg=90.0), "glide_slope_deg"),
+        (dict(max_pointing_deg=200.0), "max_pointing_deg"),
+        (dict(gravity_mps2=float("nan")), "gravity_mps2"),
+    ],
+)
 def test_bad_problem_raises_naming_the_field(overrides, field):
     with pytest.raises(ValueError, match=field):
         vikram(**overrides)

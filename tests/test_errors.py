@@ -15,10 +15,16 @@ from lunar_env.simulator import LanderBatch
 @pytest.mark.parametrize(
     "build, message",
     [
-        (lambda: dataclasses.replace(VIKRAM_LIKE, dry_mass_kg=-5.0), r"LanderSpec.dry_mass_kg must be in \(0, 1e\+06\], got -5.0"),
+        (
+            lambda: dataclasses.replace(VIKRAM_LIKE, dry_mass_kg=-5.0),
+            r"LanderSpec.dry_mass_kg must be in \(0, 1e\+06\], got -5.0",
+        ),
         (lambda: dataclasses.replace(VIKRAM_LIKE, engines=()), r"LanderSpec.engines must hold 1 to 8 engines, got 0"),
         (lambda: dataclasses.replace(VIKRAM_LIKE, max_tilt_deg=float("nan")), r"LanderSpec.max_tilt_deg"),
-        (lambda: dataclasses.replace(VIKRAM_LIKE, leg_feet_m=((1, 0, 1), (0, 1, -1), (-1, 0, -1))), r"below the centre of mass"),
+        (
+            lambda: dataclasses.replace(VIKRAM_LIKE, leg_feet_m=((1, 0, 1), (0, 1, -1), (-1, 0, -1))),
+            r"below the centre of mass",
+        ),
         (lambda: EngineSpec(position_m=(0, 0, 0), direction=(0, 0, 2)), r"EngineSpec.direction must be a unit vector"),
         (lambda: EngineSpec(position_m=(0, 0), direction=(0, 0, 1)), r"EngineSpec.position_m must be 3 finite numbers"),
         (lambda: EngineSpec(position_m=(0, 0, 0), min_throttle=1.0), r"EngineSpec.min_throttle must be in \[0, 1\)"),
@@ -26,8 +32,14 @@ from lunar_env.simulator import LanderBatch
         (lambda: RewardSpec(glide_slope_deg=90), r"RewardSpec.glide_slope_deg must be in \[0, 90\)"),
         (lambda: InitialStateSpec(altitude_m=(2000, 1000)), r"InitialStateSpec.altitude_m must have min <= max"),
         (lambda: InitialStateSpec(altitude_m=3000), r"InitialStateSpec.altitude_m must be a \(min, max\) pair"),
-        (lambda: Scenario(name="x", lander=VIKRAM_LIKE, physics_substeps=0), r"Scenario.physics_substeps must be an integer in \[1, 100\]"),
-        (lambda: Scenario(name="x", lander=VIKRAM_LIKE, max_altitude_m=1000), r"Scenario.max_altitude_m \(1000\) must exceed"),
+        (
+            lambda: Scenario(name="x", lander=VIKRAM_LIKE, physics_substeps=0),
+            r"Scenario.physics_substeps must be an integer in \[1, 100\]",
+        ),
+        (
+            lambda: Scenario(name="x", lander=VIKRAM_LIKE, max_altitude_m=1000),
+            r"Scenario.max_altitude_m \(1000\) must exceed",
+        ),
         (lambda: Scenario(name="x", lander="vikram"), r"Scenario.lander must be a LanderSpec"),
     ],
 )
@@ -47,7 +59,7 @@ def test_unknown_names_list_the_choices():
         LanderBatch("nominal", 1, observation_mode="perfect")
     with pytest.raises(ValueError, match=r"LanderBatch.num_landers must be an integer >= 1, got 0"):
         LanderBatch("nominal", 0)
-    with pytest.raises(ValueError, match=r"LanderBatch.num_landers must be an integer, got True"):
+    with pytest.raises(ValueError, match=r"LanderBatch.num_landers must be an integer >= 1, got True"):
         LanderBatch("nominal", True)  # a bool is not a count
 
 

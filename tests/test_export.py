@@ -26,11 +26,20 @@ from stable_baselines3 import PPO  # noqa: E402
 from agents.export import toolchains as tc  # noqa: E402
 from agents.export.actor import ActorWeights, extract_actor, load_actor, reference_forward, torch_forward  # noqa: E402
 from agents.export.c_codegen import TANH_MAX_ABS_ERROR, float32_forward, generate_c, tanh_f32, write_c  # noqa: E402
-from agents.export.c_snippets import STATUS_NONFINITE_INPUT, STATUS_NULL_POINTER, STATUS_OK  # noqa: E402
-from agents.export.cli import export_model, main as export_main  # noqa: E402
 from agents.export.c_int8 import write_c_q8  # noqa: E402
-from agents.export.quantize import (ERROR_BUDGET_MAX, ERROR_BUDGET_RMS, error_bound, error_budget, fixed_forward,  # noqa: E402
-                                    q8_forward, quantize_actor, quantize_input)
+from agents.export.c_snippets import STATUS_NONFINITE_INPUT, STATUS_NULL_POINTER, STATUS_OK  # noqa: E402
+from agents.export.cli import export_model  # noqa: E402
+from agents.export.cli import main as export_main
+from agents.export.quantize import (  # noqa: E402
+    ERROR_BUDGET_MAX,
+    ERROR_BUDGET_RMS,
+    error_bound,
+    error_budget,
+    fixed_forward,
+    q8_forward,
+    quantize_actor,
+    quantize_input,
+)
 from agents.export.test_vectors import make_test_vectors, read_test_vectors  # noqa: E402
 from agents.model_folder import load_model_folder, save_model_folder  # noqa: E402
 
@@ -74,7 +83,9 @@ class BoxEnv(gym.Env):
 
     def __init__(self, obs_dim=OBS_DIM, action_space=None):
         self.observation_space = gym.spaces.Box(-np.inf, np.inf, (obs_dim,), np.float32)
-        self.action_space = action_space if action_space is not None else gym.spaces.Box(-1.0, 1.0, (ACT_DIM,), np.float32)
+        self.action_space = (
+            action_space if action_space is not None else gym.spaces.Box(-1.0, 1.0, (ACT_DIM,), np.float32)
+        )
 
     def reset(self, *, seed=None, options=None):
         super().reset(seed=seed)
@@ -103,8 +114,8 @@ def normalization_stats(seed=0):
     rng = np.random.default_rng(seed)
     mean = rng.normal(0.0, 100.0, OBS_DIM)
     var = rng.uniform(0.01, 1e4, OBS_DIM)
-    mean[3], var[3] = 4987.654321, 1e-4   # |mean| / std = 5e5, mean not a float32: needs the split (hi + lo) mean
-    mean[5], var[5] = 1.0, 0.0       # std = sqrt(epsilon)
+    mean[3], var[3] = 4987.654321, 1e-4  # |mean| / std = 5e5, mean not a float32: needs the split (hi + lo) mean
+    mean[5], var[5] = 1.0, 0.0  # std = sqrt(epsilon)
     return mean, var
 
 
@@ -150,20 +161,40 @@ def finite_err(actions, vectors) -> float:
 def test_reference_forward_matches_a_hand_computed_network():
     w0 = np.array([[1.0, 0.0], [0.5, -1.0]])
     w1 = np.array([[2.0, 1.0]])
-    actor = ActorWeights((w0, w1), (np.array([0.0, 0.1]), np.array([-0.2])), "tanh", np.array([1.0, -2.0]),
-                         np.array([4.0, 0.25]), 0.0 + 1e-12, 3.0, np.array([-1.0]), np.array([1.0]))
+    actor = ActorWeights(
+        (w0, w1),
+        (np.array([0.0, 0.1]), np.array([-0.2])),
+        "tanh",
+        np.array([1.0, -2.0]),
+        np.array([4.0, 0.25]),
+        0.0 + 1e-12,
+        3.0,
+        np.array([-1.0]),
+        np.array([1.0]),
+    )
     obs = np.array([[3.0, -1.5], [1.0, 100.0]])
     z = np.array([[1.0, 1.0], [0.0, 3.0]])  # (obs - mean) / std, the second row clipped at 3
     h = np.tanh(z @ w0.T + [0.0, 0.1])
     expected = np.clip(h @ w1.T - 0.2, -1.0, 1.0)
     np.testing.assert_allclose(reference_forward(actor, obs), expected, rtol=0, atol=1e-9)
-    relu = ActorWeights((w0, w1), (np.zeros(2), np.zeros(1)), "relu", np.zeros(2), np.ones(2), 1e-12, 10.0,
-                        np.array([-1.0]), np.array([1.0]))
-    np.testing.assert_allclose(reference_forward(relu, [[1.0, 2.0]]), [[1.0]], atol=1e-9)  # 2*relu(1) + relu(-1.5) = 2 -> 1
+    relu = ActorWeights(
+        (w0, w1),
+        (np.zeros(2), np.zeros(1)),
+        "relu",
+        np.zeros(2),
+        np.ones(2),
+        1e-12,
+        10.0,
+        np.array([-1.0]),
+        np.array([1.0]),
+    )
+    np.testing.assert_allclose(
+        reference_forward(relu, [[1.0, 2.0]]), [[1.0]], atol=1e-9
+    )  # 2*relu(1) + relu(-1.5) = 2 -> 1
 
 
 def test_actor_reproduces_the_sb3_deterministic_action(model_dir, exported, vectors):
-    assert exported.manifest["model_dir"] == ".."   # the model folder, seen from its export folder
+    assert exported.manifest["model_dir"] == ".."  # the model folder, seen from its export folder
     folder = load_model_folder(exported.out_dir / exported.manifest["model_dir"])
     ok = vectors.finite
     sb3, _ = folder.model.predict(folder.normalize(vectors.obs[ok]), deterministic=True)
@@ -173,7 +204,7 @@ def test_actor_reproduces_the_sb3_deterministic_action(model_dir, exported, vect
 
 def test_test_vectors_cover_every_kind_and_round_trip(model_dir, exported, actor, vectors):
     assert set(vectors.kinds) == {"random", "zeros", "mean", "huge", "clip_edge", "nonfinite"}
-    assert not (model_dir / "test_vectors.csv").exists()   # one copy, in the export folder
+    assert not (model_dir / "test_vectors.csv").exists()  # one copy, in the export folder
     back = read_test_vectors(exported.out_dir / "test_vectors.csv")
     assert back.kinds == vectors.kinds
     np.testing.assert_array_equal(back.obs, vectors.obs)
@@ -183,7 +214,7 @@ def test_test_vectors_cover_every_kind_and_round_trip(model_dir, exported, actor
     np.testing.assert_array_equal(again.obs, vectors.obs)
     huge = np.array([k == "huge" for k in vectors.kinds])
     assert np.all(np.abs(vectors.obs[huge]) >= 1e30)
-    assert np.all(np.isfinite(vectors.expected[huge]))   # saturating inputs are clipped, not propagated
+    assert np.all(np.isfinite(vectors.expected[huge]))  # saturating inputs are clipped, not propagated
     edge = np.array([k == "clip_edge" for k in vectors.kinds])
     z = (vectors.obs[edge].astype(np.float64) - actor.obs_mean) / actor.obs_std
     assert np.all(np.abs(np.abs(z[:, 0]) - 10.0) < 2e-3)
@@ -211,7 +242,7 @@ def test_own_tanh_meets_its_documented_error():
     x = np.concatenate([np.linspace(-12.0, 12.0, 2_000_001), np.logspace(-30, 1.2, 20001)]).astype(np.float32)
     y = tanh_f32(x)
     assert np.abs(y.astype(np.float64) - np.tanh(x.astype(np.float64))).max() <= TANH_MAX_ABS_ERROR
-    np.testing.assert_array_equal(tanh_f32(-x), -y)   # odd, exactly
+    np.testing.assert_array_equal(tanh_f32(-x), -y)  # odd, exactly
     assert np.all(np.abs(y) <= 1.0)
     tiny = np.float32([1e-30, 1e-10, 1e-5])
     np.testing.assert_allclose(tanh_f32(tiny), tiny, rtol=4e-7)  # relative accuracy near zero
@@ -222,7 +253,7 @@ def test_c_policy_on_the_host_matches_reference_and_its_float32_mirror(actor, ve
     np.testing.assert_array_equal(run.status, vectors.status)
     assert finite_err(run.actions, vectors) <= FLOAT_TOL
     mirror, status = float32_forward(actor, vectors.obs)
-    np.testing.assert_array_equal(run.bits, mirror.view(np.uint32))   # the C is exactly what the mirror predicts
+    np.testing.assert_array_equal(run.bits, mirror.view(np.uint32))  # the C is exactly what the mirror predicts
     np.testing.assert_array_equal(status, vectors.status)
     bad = ~vectors.finite
     np.testing.assert_array_equal(run.actions[bad], np.zeros((bad.sum(), ACT_DIM), np.float32))  # the safe action
@@ -236,7 +267,7 @@ def test_the_mean_split_matters_for_a_large_mean_with_a_tiny_spread(actor, vecto
         naive = np.clip((vectors.obs[:, 3] - np.float32(actor.obs_mean[3])) / np.float32(actor.obs_std[3]), -10, 10)
     true = np.clip((vectors.obs[:, 3].astype(np.float64) - actor.obs_mean[3]) / actor.obs_std[3], -10, 10)
     ok = vectors.finite
-    assert np.abs(naive[ok] - true[ok]).max() > 1e-3   # what the split avoids
+    assert np.abs(naive[ok] - true[ok]).max() > 1e-3  # what the split avoids
     assert finite_err(float32_forward(actor, vectors.obs)[0], vectors) <= FLOAT_TOL
 
 
@@ -266,8 +297,10 @@ def test_libm_tanh_build_flag_switches_to_tanhf(exported, vectors):
 
 
 # ----------------------------------------------------------------------------- flight-code rules
-FORBIDDEN_SYMBOLS = re.compile(r"^(malloc|calloc|realloc|free|printf|fprintf|sprintf|puts|fopen|fwrite|stdout|stderr|"
-                               r"__aeabi_d\w+|__\w+df\d?|tanh|exp|sqrt|pow)$")
+FORBIDDEN_SYMBOLS = re.compile(
+    r"^(malloc|calloc|realloc|free|printf|fprintf|sprintf|puts|fopen|fwrite|stdout|stderr|"
+    r"__aeabi_d\w+|__\w+df\d?|tanh|exp|sqrt|pow)$"
+)
 
 
 @pytest.mark.parametrize("variant", ["float", "q8"])
@@ -286,14 +319,18 @@ def test_sources_have_no_double_and_every_float_literal_is_single_precision(vari
         text = path.read_text()
         assert not re.search(r"\bdouble\b", text), path
         code = re.sub(r"/\*.*?\*/", "", text, flags=re.S)
-        unsuffixed = re.findall(r"(?<![\w.])\d+\.\d*(?:[eE][-+]?\d+)?(?![\dfFeE])|(?<![\w.])\d+[eE][-+]?\d+(?![\dfF])", code)
+        unsuffixed = re.findall(
+            r"(?<![\w.])\d+\.\d*(?:[eE][-+]?\d+)?(?![\dfFeE])|(?<![\w.])\d+[eE][-+]?\d+(?![\dfF])", code
+        )
         assert not unsuffixed, (path, unsuffixed[:5])
         assert not re.search(r"#include\s*<(stdio|stdlib)\.h>", text)
 
 
 @pytest.mark.parametrize("variant", ["float", "q8"])
 def test_functions_are_short_and_loops_have_constant_bounds(variant, exported):
-    text = (exported.out_dir / VARIANT_DIRS[variant] / ("policy.c" if variant == "float" else "policy_q8.c")).read_text()
+    text = (
+        exported.out_dir / VARIANT_DIRS[variant] / ("policy.c" if variant == "float" else "policy_q8.c")
+    ).read_text()
     lines = text.splitlines()
     starts = [i for i, line in enumerate(lines) if line == "{"]
     assert starts
@@ -301,7 +338,7 @@ def test_functions_are_short_and_loops_have_constant_bounds(variant, exported):
         end = lines.index("}", start)
         assert end - start <= 60, f"function at line {start} is {end - start} lines"
     for bound in re.findall(r"for \(\w+ = 0U; \w+ < ([^;]+);", text):
-        assert re.fullmatch(r"[A-Z0-9_]+", bound), bound   # a macro constant, never a variable
+        assert re.fullmatch(r"[A-Z0-9_]+", bound), bound  # a macro constant, never a variable
     assert "while" not in re.sub(r"/\*.*?\*/", "", text, flags=re.S)
 
 
@@ -328,11 +365,13 @@ def test_bare_metal_builds_compile_and_report_sizes(target, variant, exported, a
     n_weights = sum(w.size for w in actor.weights)
     n_params = n_weights + sum(b.size for b in actor.biases)
     if variant == "float":
-        assert 4 * n_params <= size.data_bytes <= 4 * n_params + 1024   # float32 tables, little else
+        assert 4 * n_params <= size.data_bytes <= 4 * n_params + 1024  # float32 tables, little else
     else:
-        assert n_weights <= size.data_bytes <= n_weights + 16 * n_params + 2048  # int8 weights + per-row tables + tanh table
+        assert (
+            n_weights <= size.data_bytes <= n_weights + 16 * n_params + 2048
+        )  # int8 weights + per-row tables + tanh table
     assert 200 < size.code_bytes < 8192
-    buffers = actor.obs_dim + sum(actor.hidden_sizes) + actor.act_dim   # activations live on the stack
+    buffers = actor.obs_dim + sum(actor.hidden_sizes) + actor.act_dim  # activations live on the stack
     per_value = 4 if variant == "float" else 2
     assert per_value * buffers <= size.stack_bytes <= 4 * buffers + 512
 
@@ -350,9 +389,9 @@ def test_int8_error_is_within_its_budget_and_below_the_rigorous_bound(actor, vec
     ok = vectors.finite
     act, _ = q8_forward(q, vectors.obs[ok])
     err = np.abs(act - vectors.expected[ok])
-    assert np.all(err <= error_bound(q, vectors.obs[ok]))          # the analysis holds for every vector
+    assert np.all(err <= error_bound(q, vectors.obs[ok]))  # the analysis holds for every vector
     assert err.max() <= ERROR_BUDGET_MAX and np.sqrt(np.mean(err**2)) <= ERROR_BUDGET_RMS
-    assert err.max() > 1e-4   # it is a real quantization (weights int8), not the float network
+    assert err.max() > 1e-4  # it is a real quantization (weights int8), not the float network
     budget = error_budget(q, n_samples=4000)
     assert budget.within_budget and budget.measured_max >= budget.measured_rms > 0
     assert budget.contributions["weights"] > budget.contributions["input"]
@@ -365,12 +404,15 @@ def test_int8_inner_loop_has_no_floating_point(exported):
     require_target("cortex-m3")
     obj = tc.compile_object(exported.out_dir / "c-int8", "cortex-m3", "q8", extra_flags=("-ffunction-sections",))
     relocs = tc.relocations(obj, "cortex-m3")
-    float_calls = {section: [s for s in syms if re.match(r"__aeabi_[fd]|__aeabi_[il]2[fd]", s)]
-                   for section, syms in relocs.items()}
-    integer_sections = [s for s in relocs if re.search(r"lp_layer_|lp_network|lp_tanh_q14|lp_requant|lunar_policy_q8_act_fixed", s)]
+    float_calls = {
+        section: [s for s in syms if re.match(r"__aeabi_[fd]|__aeabi_[il]2[fd]", s)] for section, syms in relocs.items()
+    }
+    integer_sections = [
+        s for s in relocs if re.search(r"lp_layer_|lp_network|lp_tanh_q14|lp_requant|lunar_policy_q8_act_fixed", s)
+    ]
     assert integer_sections
     assert not any(float_calls[s] for s in integer_sections)
-    assert float_calls[".text.lunar_policy_q8_act"]   # the check does see float where it is
+    assert float_calls[".text.lunar_policy_q8_act"]  # the check does see float where it is
 
 
 def test_int8_fixed_point_entry_takes_normalized_integers(exported, actor, vectors):
@@ -437,14 +479,23 @@ def _recurrent():
     return model
 
 
-@pytest.mark.parametrize("build, words", [
-    (lambda: make_model(hidden=(8,), activation=torch.nn.ELU), ["ELU", "Tanh or ReLU"]),
-    (lambda: make_model(hidden=(8,), features_extractor_class=ParamExtractor), ["features extractor", "ParamExtractor"]),
-    (lambda: PPO("MlpPolicy", BoxEnv(action_space=gym.spaces.Discrete(4)), device="cpu"), ["action space", "Box"]),
-    (lambda: PPO("MlpPolicy", BoxEnv(), use_sde=True, policy_kwargs=dict(squash_output=True), device="cpu"), ["squash"]),
-    (_with_layernorm, ["LayerNorm"]),
-    (_recurrent, ["recurrent"]),
-])
+@pytest.mark.parametrize(
+    "build, words",
+    [
+        (lambda: make_model(hidden=(8,), activation=torch.nn.ELU), ["ELU", "Tanh or ReLU"]),
+        (
+            lambda: make_model(hidden=(8,), features_extractor_class=ParamExtractor),
+            ["features extractor", "ParamExtractor"],
+        ),
+        (lambda: PPO("MlpPolicy", BoxEnv(action_space=gym.spaces.Discrete(4)), device="cpu"), ["action space", "Box"]),
+        (
+            lambda: PPO("MlpPolicy", BoxEnv(), use_sde=True, policy_kwargs=dict(squash_output=True), device="cpu"),
+            ["squash"],
+        ),
+        (_with_layernorm, ["LayerNorm"]),
+        (_recurrent, ["recurrent"]),
+    ],
+)
 def test_unsupported_policies_are_refused_with_the_part_named(build, words):
     model = build()
     with pytest.raises(ValueError) as info:
@@ -478,12 +529,14 @@ def test_cli_exports_and_checks_the_host(model_dir, tmp_path, capsys):
     for name in ("policy.onnx", "c/policy.c", "c/policy.h", "c-int8/policy_q8.c", "test_vectors.csv", "export.json"):
         assert (out / name).is_file(), name
     assert not list(out.rglob("*.tmp"))
-    assert _snapshot(model_dir) == before   # --out DIR writes into DIR only
+    assert _snapshot(model_dir) == before  # --out DIR writes into DIR only
 
 
 def _snapshot(folder: Path) -> dict:
     """{relative path: (size, mtime_ns)} of every file under ``folder``."""
-    return {str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()}
+    return {
+        str(p.relative_to(folder)): (p.stat().st_size, p.stat().st_mtime_ns) for p in folder.rglob("*") if p.is_file()
+    }
 
 
 def _strings(value):
@@ -506,8 +559,9 @@ def test_an_export_elsewhere_records_no_absolute_path(model_dir, tmp_path):
     manifest = json.loads((out / "export.json").read_text())
     assert manifest == result.manifest
     assert (out / manifest["model_dir"]).resolve() == model_dir.resolve()
-    assert sorted(manifest["files"]) == sorted(p.relative_to(out).as_posix() for p in out.rglob("*")
-                                               if p.is_file() and p.name != "export.json")
+    assert sorted(manifest["files"]) == sorted(
+        p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file() and p.name != "export.json"
+    )
     machine_paths = {str(tmp_path), str(model_dir), str(model_dir.resolve()), str(Path.cwd()), str(ROOT)}
     for path in out.rglob("*"):
         if path.suffix in (".json", ".csv", ".c", ".h"):
@@ -524,7 +578,7 @@ def test_relative_paths_never_fall_back_to_absolute(tmp_path):
 
     assert relative_path(tmp_path / "a" / "b.csv", tmp_path / "a") == "b.csv"
     assert relative_path(tmp_path / "model", tmp_path / "model" / "export") == ".."
-    assert relative_path(tmp_path / "x" / "f.json", tmp_path / "y" / "z") == "../../x/f.json"   # outside: still relative
+    assert relative_path(tmp_path / "x" / "f.json", tmp_path / "y" / "z") == "../../x/f.json"  # outside: still relative
 
 
 # ----------------------------------------------------------------------------- exact by construction
@@ -537,7 +591,7 @@ def test_int8_tanh_table_does_not_depend_on_the_math_library():
 
     scaled = [math.tanh(k * 2.0**-TANH_LUT_STEP_BITS) * 2**TANH_FRAC_BITS for k in range(TANH_LUT_SIZE + 1)]
     distance_to_tie = min(abs(v - math.floor(v) - 0.5) for v in scaled)
-    assert distance_to_tie > 1e-4   # in table units; a few ulp of tanh are below 1e-11 of them
+    assert distance_to_tie > 1e-4  # in table units; a few ulp of tanh are below 1e-11 of them
     np.testing.assert_array_equal(make_tanh_lut(), [round(v) for v in scaled])
 
 
@@ -551,7 +605,7 @@ def test_int8_formats_are_chosen_with_exact_arithmetic():
     w, x, b = rng.normal(size=(20, 50)), rng.normal(size=50), rng.normal(size=20)
     # the interval bounds' sums are correctly rounded, so independent of any summation order
     exact = [float(sum(Fraction(float(v)) for v in row) + Fraction(float(c))) for row, c in zip(w, b)]
-    np.testing.assert_array_equal(_exact_dot(w, np.ones(50), b), exact)    # products by 1 are exact
+    np.testing.assert_array_equal(_exact_dot(w, np.ones(50), b), exact)  # products by 1 are exact
     order = rng.permutation(50)
     np.testing.assert_array_equal(_exact_dot(w[:, order], x[order], b), _exact_dot(w, x, b))
     low, high = _intervals(w, b, -np.abs(x), np.abs(x))
@@ -591,7 +645,7 @@ def test_cpolicy_is_a_batched_policy_with_the_c_results(exported, actor, vectors
     assert actions.shape == (len(vectors), ACT_DIM) and actions.dtype == np.float32
     np.testing.assert_array_equal(actions.view(np.uint32), float32_forward(actor, vectors.obs)[0].view(np.uint32))
     np.testing.assert_array_equal(policy.last_status, vectors.status)
-    assert CPolicy(exported.out_dir / "c").library_path == policy.library_path   # cached, not rebuilt
+    assert CPolicy(exported.out_dir / "c").library_path == policy.library_path  # cached, not rebuilt
     with pytest.raises(ValueError, match=r"\(n, 16\)"):
         policy.act(np.zeros((2, 5), np.float32))
     with pytest.raises(ValueError, match="missing"):

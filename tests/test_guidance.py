@@ -87,11 +87,14 @@ def test_pretrain_expert_options_reach_the_expert():
     config = config_from_dict({"name": "x", "pretrain": {"expert": "descent_profile",
                                                          "expert_options": {"brake_accel_mps2": 0.3}}})
     assert config.pretrain.expert_options == {"brake_accel_mps2": 0.3}
-    gentle = PretrainConfig(expert="descent_profile", episodes=4, action_noise=0.0, expert_options={"brake_accel_mps2": 0.3})
+    gentle = PretrainConfig(
+        expert="descent_profile", episodes=4, action_noise=0.0, expert_options={"brake_accel_mps2": 0.3}
+    )
     firm = PretrainConfig(expert="descent_profile", episodes=4, action_noise=0.0)
     # Braking more gently from the same starts takes longer: more samples per flight.
-    assert len(collect_demonstrations("hover_start", "3dof", "sensors", gentle, seed=2, progress=False)[0]) > \
-        len(collect_demonstrations("hover_start", "3dof", "sensors", firm, seed=2, progress=False)[0])
+    assert len(collect_demonstrations("hover_start", "3dof", "sensors", gentle, seed=2, progress=False)[0]) > len(
+        collect_demonstrations("hover_start", "3dof", "sensors", firm, seed=2, progress=False)[0]
+    )
     with pytest.raises(ValueError, match="pretrain.expert_options"):
         PretrainConfig(expert_options=["brake_accel_mps2"])
 

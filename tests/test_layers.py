@@ -182,7 +182,8 @@ def test_every_module_is_read():
 
 def test_no_module_imports_a_higher_layer():
     upward = upward_imports(collect_imports(ROOT))
-    assert not upward, "imports against the layers lunar_env <- agents <- training <- command line:\n" + "\n".join(upward)
+    layers = "lunar_env <- agents <- training <- command line"
+    assert not upward, f"imports against the layers {layers}:\n" + "\n".join(upward)
 
 
 def test_no_cycle_among_module_level_imports():
@@ -215,10 +216,14 @@ def test_the_checks_find_upward_imports_and_cycles_in_a_synthetic_tree(tmp_path)
     imports = collect_imports(tmp_path)
     upward = upward_imports(imports)
     assert len(upward) == 3, upward
-    assert any(line.startswith("lunar_env.util (line 2, inside a function") and "agents.policy" in line for line in upward)
+    inside = "lunar_env.util (line 2, inside a function"
+    assert any(line.startswith(inside) and "agents.policy" in line for line in upward)
     assert any(line.startswith("lunar_env.sub.typed") and "imports training.train" in line for line in upward)
     assert any(line.startswith("training.train") and "imports training.commands.main" in line for line in upward)
     assert Import("lunar_env.sub", "lunar_env.core", 1, True) in imports  # `from .. import core` resolved
-    assert import_cycles(imports) == [["agents.policy", "agents.registry"], ["training.commands.main", "training.train"]]
+    assert import_cycles(imports) == [
+        ["agents.policy", "agents.registry"],
+        ["training.commands.main", "training.train"],
+    ]
     # the lazy upward import and the TYPE_CHECKING one are not module-level edges
     assert not any(c for c in import_cycles(imports) if "lunar_env.util" in c)

@@ -19,8 +19,15 @@ from stable_baselines3 import PPO
 
 import lunar_env.atomic as atomic
 from agents.export.actor import extract_actor, load_actor
-from agents.model_folder import (HASHED_FILES, METADATA_FILE, ModelFolderError, SB3Policy, convert_v1_folder,
-                                 load_model_folder, save_model_folder)
+from agents.model_folder import (
+    HASHED_FILES,
+    METADATA_FILE,
+    ModelFolderError,
+    SB3Policy,
+    convert_v1_folder,
+    load_model_folder,
+    save_model_folder,
+)
 from agents.policy_network import MAX_PREACTIVATION
 from agents.registry import policy_mode
 from agents.sb3_zip import WARNING, read_sb3_zip
@@ -114,7 +121,8 @@ def write_v1_folder(path, model, seed=0):
     path.mkdir(parents=True)
     model.save(path / "model.zip")
     mean, var = stats(seed)
-    np.savez(path / "normalization.npz", obs_mean=mean, obs_var=var, epsilon=np.float64(1e-8), clip_obs=np.float64(10.0))
+    np.savez(path / "normalization.npz", obs_mean=mean, obs_var=var, epsilon=np.float64(1e-8),
+             clip_obs=np.float64(10.0))
     (path / METADATA_FILE).write_text(json.dumps({"format": "lunar-env-policy", "format_version": 1, **META}))
     (path / "config.yaml").write_text("test: true\n")
     (path / "export").mkdir()
@@ -135,8 +143,10 @@ def test_format_1_is_refused_with_how_to_convert_and_converts_exactly(tmp_path):
     loaded = load_model_folder(path)
     assert loaded.metadata["trained_steps"] == 7 and loaded.metadata["format_version"] == 2
     obs = observations()
-    np.testing.assert_array_equal(loaded.policy.predict(loaded.normalize(obs), deterministic=True)[0],
-                                  model.predict(loaded.normalize(obs), deterministic=True)[0])
+    np.testing.assert_array_equal(
+        loaded.policy.predict(loaded.normalize(obs), deterministic=True)[0],
+        model.predict(loaded.normalize(obs), deterministic=True)[0],
+    )
     with pytest.raises(ModelFolderError, match="nothing to convert"):
         convert_v1_folder(path)
 
@@ -182,6 +192,7 @@ def _die_at(k: int, counter: list) -> None:
             if step():
                 os._exit(17)
             return fn(*args, **kwargs)
+
         return run
 
     class DyingFile(io.FileIO):
@@ -196,8 +207,14 @@ def _die_at(k: int, counter: list) -> None:
 
     import agents.model_folder as model_folder
 
-    for module, name in ((os, "replace"), (os, "chmod"), (shutil, "rmtree"), (shutil, "copy2"), (shutil, "copytree"),
-                         (atomic.tempfile, "mkdtemp")):
+    for module, name in (
+        (os, "replace"),
+        (os, "chmod"),
+        (shutil, "rmtree"),
+        (shutil, "copy2"),
+        (shutil, "copytree"),
+        (atomic.tempfile, "mkdtemp"),
+    ):
         setattr(module, name, wrap(getattr(module, name)))
     model_folder.open = dying_open
 
@@ -237,7 +254,10 @@ def test_a_folder_write_killed_at_any_step_leaves_the_old_or_the_new_folder_whol
         return loaded.policy.predict(loaded.normalize(obs), deterministic=True)[0]
 
     reference = tmp_path / "reference"
-    old_actions, new_actions = actions(save(reference / "old", old_model)), actions(save(reference / "new", new_model, 1))
+    old_actions, new_actions = (
+        actions(save(reference / "old", old_model)),
+        actions(save(reference / "new", new_model, 1)),
+    )
     assert not np.array_equal(old_actions, new_actions)
 
     def fresh_target():
@@ -288,9 +308,11 @@ def _resign(path, name):
     (path / METADATA_FILE).write_text(json.dumps(meta))
 
 
-json_values = st.recursive(st.none() | st.booleans() | st.integers() | st.integers(1, 64) | st.floats() | st.text(max_size=8),
-                           lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
-                           max_leaves=8)
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.integers(1, 64) | st.floats() | st.text(max_size=8),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=6), inner, max_size=4),
+    max_leaves=8,
+)
 
 
 @st.composite
@@ -303,13 +325,18 @@ def damages(draw):
             return name, lambda p: (p / name).unlink(), True
         if kind == "truncate":
             fraction = draw(st.floats(0.0, 0.99))
-            return name, lambda p: (p / name).write_bytes((p / name).read_bytes()[: int(fraction * (p / name).stat().st_size)]), name != METADATA_FILE
+            return (
+                name,
+                lambda p: (p / name).write_bytes((p / name).read_bytes()[: int(fraction * (p / name).stat().st_size)]),
+                name != METADATA_FILE,
+            )
         position, value = draw(st.floats(0.0, 0.999)), draw(st.integers(1, 255))
 
         def flip(p):
             data = bytearray((p / name).read_bytes())
             data[int(position * len(data))] ^= value
             (p / name).write_bytes(bytes(data))
+
         return name, flip, name != METADATA_FILE
     if kind == "array":  # a well-formed npz with one array changed, re-signed so that only its content is judged
         name = draw(st.sampled_from(["policy.npz", "normalization.npz"]))
@@ -339,6 +366,7 @@ def damages(draw):
                 arrays[key] = np.array("text")
             (p / name).write_bytes(_npz(arrays))
             _resign(p, name)
+
         return name, damage, change != "huge"  # huge but finite numbers may be harmless (a large mean)
     # metadata: one field (top level or network) replaced by any JSON value, or removed
     section = draw(st.sampled_from(["top", "network"]))
@@ -353,10 +381,12 @@ def damages(draw):
         else:
             target[key] = value
         (p / METADATA_FILE).write_text(json.dumps(meta))
+
     keys = draw(st.integers(0, 100))
 
     def draw_key(target):
         return sorted(target)[keys % len(target)]
+
     return METADATA_FILE, edit, False
 
 
@@ -383,7 +413,10 @@ def test_weights_that_could_overflow_are_refused(tmp_path):
     with torch.no_grad():  # finite, but 6 inputs of up to clip_obs = 10 give 6e30 in the first layer
         model.policy.mlp_extractor.policy_net[0].weight.fill_(1e29)
     path = save(tmp_path / "policy", model)
-    with pytest.raises(ModelFolderError, match=r"policy.npz: mlp_extractor.policy_net.0 can reach 6e\+30.*" + re.escape(f"{MAX_PREACTIVATION:.0e}")):
+    with pytest.raises(
+        ModelFolderError,
+        match=r"policy.npz: mlp_extractor.policy_net.0 can reach 6e\+30.*" + re.escape(f"{MAX_PREACTIVATION:.0e}"),
+    ):
         load_model_folder(path)
 
 
@@ -399,11 +432,14 @@ class ParamExtractor(torch.nn.Module):
         return self.linear(obs)
 
 
-@pytest.mark.parametrize("kwargs, words", [
-    ({"policy_kwargs": {"activation_fn": torch.nn.ELU}}, ["activation", "ELU"]),
-    ({"policy_kwargs": {"features_extractor_class": ParamExtractor}}, ["features extractor", "ParamExtractor"]),
-    ({"use_sde": True}, ["gSDE"]),
-])
+@pytest.mark.parametrize(
+    "kwargs, words",
+    [
+        ({"policy_kwargs": {"activation_fn": torch.nn.ELU}}, ["activation", "ELU"]),
+        ({"policy_kwargs": {"features_extractor_class": ParamExtractor}}, ["features extractor", "ParamExtractor"]),
+        ({"use_sde": True}, ["gSDE"]),
+    ],
+)
 def test_bare_zip_that_is_not_a_plain_mlp_policy_is_refused(tmp_path, kwargs, words):
     PPO("MlpPolicy", BoxEnv(), device="cpu", n_steps=8, batch_size=8, **kwargs).save(tmp_path / "model.zip")
     with pytest.raises(ModelFolderError) as info:
@@ -419,8 +455,12 @@ def test_bare_zip_of_a_recurrent_policy_is_refused(tmp_path):
     with zipfile.ZipFile(tmp_path / "model.zip") as archive:
         entries = {name: archive.read(name) for name in archive.namelist()}
     data = json.loads(entries["data"])
-    data["policy_class"].update({"__module__": "sb3_contrib.common.recurrent.policies",
-                                 "__init__": "<function RecurrentActorCriticPolicy.__init__ at 0x0>"})
+    data["policy_class"].update(
+        {
+            "__module__": "sb3_contrib.common.recurrent.policies",
+            "__init__": "<function RecurrentActorCriticPolicy.__init__ at 0x0>",
+        }
+    )
     entries["data"] = json.dumps(data).encode()
     with zipfile.ZipFile(tmp_path / "recurrent.zip", "w") as archive:
         for name, content in entries.items():

@@ -22,8 +22,19 @@ from agents.model_folder import METADATA_FILE, ModelFolderError, load_model_fold
 from agents.registry import load_policy
 from lunar_env.simulator import LanderBatch
 from training.config import config_from_dict
-from training.train import (CHECKPOINT, LEGACY_VECNORMALIZE_FILE, MODEL_FILE, STATE_FILE, VECNORMALIZE_FILE,
-                            TrainingError, load_checkpoint, make_env, make_model, save_checkpoint, train)
+from training.train import (
+    CHECKPOINT,
+    LEGACY_VECNORMALIZE_FILE,
+    MODEL_FILE,
+    STATE_FILE,
+    VECNORMALIZE_FILE,
+    TrainingError,
+    load_checkpoint,
+    make_env,
+    make_model,
+    save_checkpoint,
+    train,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = {"name": "sec", "env_id": "lunar_env/SouthPole3DoF-v0", "scenario": "hover_start", "num_envs": 4,
@@ -164,12 +175,31 @@ def test_a_model_folder_holding_a_pickled_array_is_refused_and_never_run(tmp_pat
     (folder / METADATA_FILE).write_text(json.dumps(meta))
     batch = LanderBatch("hover_start", 1, mode="3dof")
     for load in (load_model_folder, load_actor, lambda p: load_policy(str(p), batch)):
-        with pytest.raises(ModelFolderError, match=f"{name}: corrupt, or holds pickled objects .refused, nothing in it was run"):
+        refusal = f"{name}: corrupt, or holds pickled objects .refused, nothing in it was run"
+        with pytest.raises(ModelFolderError, match=refusal):
             load(folder)
     from training.commands.main import main
 
-    assert main(["bench", "--policy", str(folder), "--scenario", "hover_start", "--episodes", "1",
-                 "--optimum-samples", "0", "--no-plots", "--quiet", "--out", str(tmp_path / "bench")]) == 2
+    assert (
+        main(
+            [
+                "bench",
+                "--policy",
+                str(folder),
+                "--scenario",
+                "hover_start",
+                "--episodes",
+                "1",
+                "--optimum-samples",
+                "0",
+                "--no-plots",
+                "--quiet",
+                "--out",
+                str(tmp_path / "bench"),
+            ]
+        )
+        == 2
+    )
     assert not marker.exists()
 
 

@@ -9,7 +9,6 @@ from helpers import engines_off_action, lander, scenario, set_state, throttle_ac
 from lunar_env.constants import LUNAR_GRAVITY_MPS2 as G
 from lunar_env.constants import STANDARD_GRAVITY_MPS2 as G0
 from lunar_env.physics import outcomes
-from lunar_env.physics import state as S
 from lunar_env.physics.quaternion import rotate
 from lunar_env.simulator import LanderBatch
 

@@ -14,15 +14,18 @@ import yaml
 
 ray = pytest.importorskip("ray")
 
+from agents.bench_runner import fly_scenario_ray  # noqa: E402
 from agents.model_folder import load_model_folder, read_metadata  # noqa: E402
 from agents.policy import Policy  # noqa: E402
 from agents.zem_zev import ZemZevGuidance  # noqa: E402
-from agents.bench_runner import fly_scenario_ray  # noqa: E402
-from lunar_env.evaluation.suite import merge_shards, shard_ranges  # noqa: E402
+from lunar_env.evaluation.suite import (  # noqa: E402
+    fly_scenario,  # noqa: E402
+    merge_shards,
+    shard_ranges,
+)
 from lunar_env.ray_cluster import check_reachable  # noqa: E402
-from lunar_env.evaluation.suite import fly_scenario  # noqa: E402
-from training.commands.main import main  # noqa: E402
 from lunar_env.simulator import LanderBatch  # noqa: E402
+from training.commands.main import main  # noqa: E402
 from training.config import load_config  # noqa: E402
 from training.multi_seed import parse_seeds, run_seeds, train_seed  # noqa: E402
 from training.sweep import run_sweep, score  # noqa: E402
@@ -193,9 +196,11 @@ def test_an_unreachable_cluster_address_is_reported_at_once():
 
 
 def test_importing_the_package_does_not_import_ray():
-    code = ("import sys, lunar_env, lunar_env.ray_cluster, lunar_env.evaluation.ray_backend, agents.bench_runner, "
-            "training.multi_seed, training.sweep, training.sweep_spec, training.commands.sweep, training.commands.main; "
-            "training.commands.main.build_parser(); print('ray' in sys.modules)")
+    code = (
+        "import sys, lunar_env, lunar_env.ray_cluster, lunar_env.evaluation.ray_backend, agents.bench_runner, "
+        "training.multi_seed, training.sweep, training.sweep_spec, training.commands.sweep, training.commands.main; "
+        "training.commands.main.build_parser(); print('ray' in sys.modules)"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
 
@@ -216,13 +221,16 @@ def test_a_rerun_seed_continues_its_checkpoint_and_a_finished_one_is_not_retrain
     assert steps_logged() == [512, 1024] and row["seed"] == 3 and row["episodes"] == 4
     again = train_seed(config, run_dir, bench_episodes=4)  # complete: only the benchmark runs
     assert steps_logged() == [512, 1024]
-    assert {k: v for k, v in again.items() if k != "wall_time_s"} == {k: v for k, v in row.items() if k != "wall_time_s"}
+    assert {k: v for k, v in again.items() if k != "wall_time_s"} == {
+        k: v for k, v in row.items() if k != "wall_time_s"
+    }
 
 
 # ----------------------------------------------------------------------------- on a local Ray of 2 CPUs
 def test_sharded_bench_equals_single_process(local_ray):
-    local = fly_scenario(zemzev(LanderBatch("nominal", 1, mode="3dof")), "nominal", 70, seed=7, mode="3dof",
-                         progress=False)
+    local = fly_scenario(
+        zemzev(LanderBatch("nominal", 1, mode="3dof")), "nominal", 70, seed=7, mode="3dof", progress=False
+    )
     sharded = fly_scenario_ray("zemzev", "nominal", 70, seed=7, mode="3dof", shard_size=16, progress=False)
     assert sharded.episodes == 70
     assert_same_run(local, sharded)
@@ -235,9 +243,30 @@ def test_bench_command_ray_backend_writes_the_same_report(local_ray, tmp_path):
     reports = {}
     for backend in ("local", "ray"):
         out = tmp_path / backend
-        assert main(["bench", "--policy", "zemzev", "--scenario", "nominal", "--episodes", "40", "--seed", "2",
-                     "--optimum-samples", "0",
-                     "--out", str(out), "--no-plots", "--quiet", "--backend", backend]) == 0
+        assert (
+            main(
+                [
+                    "bench",
+                    "--policy",
+                    "zemzev",
+                    "--scenario",
+                    "nominal",
+                    "--episodes",
+                    "40",
+                    "--seed",
+                    "2",
+                    "--optimum-samples",
+                    "0",
+                    "--out",
+                    str(out),
+                    "--no-plots",
+                    "--quiet",
+                    "--backend",
+                    backend,
+                ]
+            )
+            == 0
+        )
         reports[backend] = json.loads((out / "bench.json").read_text())
         reports[backend].pop("timing")
     assert reports["local"] == reports["ray"]
@@ -266,11 +295,11 @@ class DiesOnceInShard(Policy):
 def test_a_shard_whose_worker_dies_is_flown_again_exactly_once(local_ray, tmp_path):
     marker = tmp_path / "died"
     factory = functools.partial(DiesOnceInShard, marker=str(marker), doomed_start=20)
-    merged = fly_scenario_ray(factory, "nominal", 50, seed=4, mode="3dof", shard_size=10, max_retries=2,
-                              progress=False)
+    merged = fly_scenario_ray(factory, "nominal", 50, seed=4, mode="3dof", shard_size=10, max_retries=2, progress=False)
     assert marker.exists()  # the worker did die
-    local = fly_scenario(zemzev(LanderBatch("nominal", 1, mode="3dof")), "nominal", 50, seed=4, mode="3dof",
-                         progress=False)
+    local = fly_scenario(
+        zemzev(LanderBatch("nominal", 1, mode="3dof")), "nominal", 50, seed=4, mode="3dof", progress=False
+    )
     assert merged.episodes == 50
     assert_same_run(local, merged)
     # Without retries the lost shard stops the run instead of going missing.
@@ -302,7 +331,7 @@ def test_two_trial_sweep_writes_a_loadable_best_config(local_ray, tmp_path):
     assert "| 1 |" in (out / "results.md").read_text()
     for row in rows:  # each trial trained with the project's pipeline, one evaluation per chunk
         evaluations = (Path(row.run_dir) / "evaluations.jsonl").read_text().splitlines()
-        assert [json.loads(e)["steps"] for e in evaluations] == [512, 1024][:len(evaluations)]
+        assert [json.loads(e)["steps"] for e in evaluations] == [512, 1024][: len(evaluations)]
 
 
 def test_seeds_on_ray_match_local_training_and_are_summarized(local_ray, tmp_path, tiny_config_path):

@@ -3,7 +3,6 @@
 import numpy as np
 
 from lunar_env.sensors import OBS_DIM
-
 from training.sb3_vec_env import SouthPoleSB3VecEnv
 
 

@@ -38,7 +38,9 @@ def quiet(**changes) -> SensorSpec:
     return dataclasses.replace(PERFECT, **changes)
 
 
-def batch_of(n, sensors=PERFECT, faults=None, mode="3dof", observation_mode="sensors", tiles=None, spec=None, **initial):
+def batch_of(
+    n, sensors=PERFECT, faults=None, mode="3dof", observation_mode="sensors", tiles=None, spec=None, **initial
+):
     init = InitialStateSpec(**initial) if initial else InitialStateSpec()
     extra = {"faults": faults} if faults is not None else {}
     return LanderBatch(scenario(spec, sensors=sensors, initial=init, **extra), n, mode=mode,
@@ -78,7 +80,8 @@ def world_beam(batch, beam=(0.0, 0.0, -1.0)):
 def plane_range(origin, direction, slope_east, slope_north, height=0.0):
     """Where the ray origin + s * direction meets z = height + se x + sn y (tile coordinates)."""
     o, d = origin, direction
-    return (height + slope_east * o[:, 0] + slope_north * o[:, 1] - o[:, 2]) / (d[:, 2] - slope_east * d[:, 0] - slope_north * d[:, 1])
+    gap = height + slope_east * o[:, 0] + slope_north * o[:, 1] - o[:, 2]
+    return gap / (d[:, 2] - slope_east * d[:, 0] - slope_north * d[:, 1])
 
 
 # ----------------------------------------------------------------------------- layout and truth
@@ -224,7 +227,7 @@ def test_random_walks_grow_with_the_square_root_of_time(source):
                         star_tracker_rate_hz=0.0, velocimeter_rate_hz=0.0, trn_rate_hz=0.0)
         density = math.radians(0.35) / 3600.0 / 60.0  # rad/s / sqrt(s): 0.35 deg/h after one hour
     batch = batch_of(n, sensors, mode="6dof", angular_rate_dps=0.0)
-    obs = batch.reset(seed=7)
+    batch.reset(seed=7)
     action = hover_actions(batch)
     measured = {}
     for t_end in (5.0, 20.0):
@@ -341,9 +344,12 @@ def test_dead_altimeter_changes_only_the_altimeter_and_the_altitude_estimate():
 def test_late_altimeter_returns_only_below_its_altitude():
     faults = FaultSpec(altimeter_late=FaultOnset(1.0, "time", (0.0, 0.0)), late_valid_altitude_m=(300.0, 300.0))
     sensors = SensorSpec(altimeter_dropout_probability=0.0)
-    clean, late, _ = with_and_without(faults, 150, sensors=sensors, altitude_m=(330.0, 360.0), descent_rate_mps=(5.0, 6.0))
-    assert_same_except(clean, late, obs_columns=ALTIMETER_OBS, x_columns=ALTIMETER_X,
-                       flag_columns=ALTIMETER_FLAGS + FAULT_FLAGS)
+    clean, late, _ = with_and_without(
+        faults, 150, sensors=sensors, altitude_m=(330.0, 360.0), descent_rate_mps=(5.0, 6.0)
+    )
+    assert_same_except(
+        clean, late, obs_columns=ALTIMETER_OBS, x_columns=ALTIMETER_X, flag_columns=ALTIMETER_FLAGS + FAULT_FLAGS
+    )
     obs, x, _ = late
     height = x[:, :, S.PZ]  # flat ground at the site's height
     sampled = np.zeros(obs.shape[:2], bool)
@@ -358,10 +364,17 @@ def test_rim_jump_is_rejected_or_accepted_as_the_gate_decides(gate, reacquire, a
     jump = 3000.0
     # 2.05 s: the onset comes at step 21, between altimeter samples (every 5 steps).
     faults = FaultSpec(altimeter_rim_jump=FaultOnset(1.0, "time", (2.05, 2.05)), rim_jump_m=(jump, jump))
-    sensors = SensorSpec(altimeter_gate_m=gate, altimeter_reacquire_samples=reacquire, altimeter_dropout_probability=0.0)
+    sensors = SensorSpec(
+        altimeter_gate_m=gate, altimeter_reacquire_samples=reacquire, altimeter_dropout_probability=0.0
+    )
     clean, rim, _ = with_and_without(faults, 100, sensors=sensors)
-    assert_same_except(clean, rim, obs_columns=ALTIMETER_OBS[:2] + CUE_OBS, x_columns=ALTIMETER_X,
-                       flag_columns=[S.ALTIMETER_REJECTS] + FAULT_FLAGS)
+    assert_same_except(
+        clean,
+        rim,
+        obs_columns=ALTIMETER_OBS[:2] + CUE_OBS,
+        x_columns=ALTIMETER_X,
+        flag_columns=[S.ALTIMETER_REJECTS] + FAULT_FLAGS,
+    )
     obs, x, flags = rim
     onset = 21
     before = obs[onset - 1, :, ALTITUDE] - x[onset - 1, :, S.PZ]
@@ -384,7 +397,7 @@ def test_thrust_loss_scales_every_engine_from_its_onset():
     a, b = fly(clean, 20, 12, full), fly(lossy, 20, 12, full)
     onset = 10  # the first step ending at or after 0.95 s; its effect acts from the next step
     assert_same_until(a, b, onset)  # nothing changes before the onset
-    np.testing.assert_array_equal(b[1][onset:, :, S.HEALTH:S.HEALTH + 4], 0.55)
+    np.testing.assert_array_equal(b[1][onset:, :, S.HEALTH : S.HEALTH + 4], 0.55)
     assert np.all(b[2][onset:, :, S.FAULTS_ACTIVE] == fault_bit("thrust_loss"))
     # The thrust bound shrinks to 55%: (dv/dt + g) m over the first step after the onset.
     x0, x_clean, x_lossy = a[1][onset], a[1][onset + 1], b[1][onset + 1]
@@ -402,11 +415,11 @@ def test_engine_out_stops_one_engine_and_pushes_the_lander_off_axis():
     clean, out, batch = with_and_without(faults, 20, mode="6dof", angular_rate_dps=0.0)
     onset = 10
     assert_same_until(clean, out, onset)  # nothing changes before the onset
-    health = out[1][onset:, :, S.HEALTH:S.HEALTH + 4]
+    health = out[1][onset:, :, S.HEALTH : S.HEALTH + 4]
     engine = batch.state.flags[:, S.FAULT_ENGINE]
     assert np.all(health[:, np.arange(8), engine] == 0.0)
     assert np.all((health == 0.0).sum(axis=2) == 1)
-    rate_change = np.abs(out[1][-1, :, S.WX:S.WZ + 1] - clean[1][-1, :, S.WX:S.WZ + 1]).max(axis=1)
+    rate_change = np.abs(out[1][-1, :, S.WX : S.WZ + 1] - clean[1][-1, :, S.WX : S.WZ + 1]).max(axis=1)
     assert np.all(rate_change > 1e-3)  # the asymmetric thrust turns the lander
 
 
@@ -421,14 +434,19 @@ def test_engine_out_picks_each_engine_equally_often_and_needs_several_engines():
 
 
 def test_imu_bias_jump_steps_the_biases_and_leaves_the_physics_alone():
-    faults = FaultSpec(imu_bias_jump=FaultOnset(1.0, "time", (0.95, 0.95)), gyro_bias_jump_deg_per_h=100.0,
-                       accel_bias_jump_ug=5000.0)
+    faults = FaultSpec(
+        imu_bias_jump=FaultOnset(1.0, "time", (0.95, 0.95)), gyro_bias_jump_deg_per_h=100.0, accel_bias_jump_ug=5000.0
+    )
     clean, jump, _ = with_and_without(faults, 40, mode="6dof")
     onset = 10
     assert_same_until(clean, jump, onset)  # nothing changes before the onset
     np.testing.assert_array_equal(clean[1][:, :, PHYSICS], jump[1][:, :, PHYSICS])
-    step_g = jump[1][onset, :, S.GYRO_BIAS_X:S.GYRO_BIAS_X + 3] - clean[1][onset, :, S.GYRO_BIAS_X:S.GYRO_BIAS_X + 3]
-    step_a = jump[1][onset, :, S.ACCEL_BIAS_X:S.ACCEL_BIAS_X + 3] - clean[1][onset, :, S.ACCEL_BIAS_X:S.ACCEL_BIAS_X + 3]
+    step_g = (
+        jump[1][onset, :, S.GYRO_BIAS_X : S.GYRO_BIAS_X + 3] - clean[1][onset, :, S.GYRO_BIAS_X : S.GYRO_BIAS_X + 3]
+    )
+    step_a = (
+        jump[1][onset, :, S.ACCEL_BIAS_X : S.ACCEL_BIAS_X + 3] - clean[1][onset, :, S.ACCEL_BIAS_X : S.ACCEL_BIAS_X + 3]
+    )
     np.testing.assert_allclose(np.linalg.norm(step_g, axis=1), math.radians(100.0) / 3600.0, rtol=1e-9)
     np.testing.assert_allclose(np.linalg.norm(step_a, axis=1), 5000.0 * 9.80665e-6, rtol=1e-9)
     assert not np.allclose(clean[0][-1, :, SL["velocity"]], jump[0][-1, :, SL["velocity"]], rtol=0, atol=1e-6)
@@ -439,16 +457,18 @@ def test_denied_position_fixes_never_validate_and_change_only_the_position_estim
     denied = fly(batch_of(8, SensorSpec(trn_denied=True)), 50, seed=11)
     assert np.all(denied[0][:, :, FIX_VALID] == 0.0)
     assert np.all(fixed[0][:, :, FIX_VALID] == 1.0)
-    position = np.r_[SL["position"].start:SL["position"].stop, FIX_VALID, CUE_OBS]
-    assert_same_except(fixed, denied, obs_columns=position,
-                       x_columns=np.r_[S.NAV_POS_ERR_X:S.NAV_POS_ERR_X + 3, S.LAST_FIX_TIME])
+    position = np.r_[SL["position"].start : SL["position"].stop, FIX_VALID, CUE_OBS]
+    assert_same_except(
+        fixed, denied, obs_columns=position, x_columns=np.r_[S.NAV_POS_ERR_X : S.NAV_POS_ERR_X + 3, S.LAST_FIX_TIME]
+    )
     assert not np.array_equal(fixed[0][:, :, SL["position"]], denied[0][:, :, SL["position"]])
 
 
 def test_fault_probability_and_onset_window_are_drawn_per_episode():
     n, p = 8000, 0.3
-    faults = FaultSpec(imu_bias_jump=FaultOnset(p, "time", (20.0, 40.0)),
-                       thrust_loss=FaultOnset(1.0, "altitude", (100.0, 500.0)))
+    faults = FaultSpec(
+        imu_bias_jump=FaultOnset(p, "time", (20.0, 40.0)), thrust_loss=FaultOnset(1.0, "altitude", (100.0, 500.0))
+    )
     batch = batch_of(n, SensorSpec(), faults=faults)
     batch.reset(seed=14)
     armed = batch.state.armed_faults
@@ -513,13 +533,22 @@ def test_every_fault_scenario_builds_and_flies(name):
         (lambda: FaultOnset(window=(5.0, 1.0)), r"FaultOnset.window must have min <= max"),
         (lambda: FaultSpec(thrust_fraction=(0.5, 1.5)), r"FaultSpec.thrust_fraction\[1\] must be in \[0, 1\]"),
         (lambda: FaultSpec(engine_out=0.5), r"FaultSpec.engine_out must be a FaultOnset"),
-        (lambda: SensorSpec(altimeter_beams=((0.0, 0.0, -2.0),)), r"SensorSpec.altimeter_beams\[0\] must be a unit vector"),
+        (
+            lambda: SensorSpec(altimeter_beams=((0.0, 0.0, -2.0),)),
+            r"SensorSpec.altimeter_beams\[0\] must be a unit vector",
+        ),
         (lambda: SensorSpec(altimeter_beams=()), r"SensorSpec.altimeter_beams must hold 1 to 4 beams"),
         (lambda: SensorSpec(velocimeter_beams=((1, 0, 0), (0, 1, 0), (-1, 0, 0))), r"must span 3-D space"),
         (lambda: SensorSpec(altimeter_gain=0.0), r"SensorSpec.altimeter_gain must be in \(0, 1\]"),
-        (lambda: SensorSpec(altimeter_reacquire_samples=2.5), r"SensorSpec.altimeter_reacquire_samples must be an integer"),
+        (
+            lambda: SensorSpec(altimeter_reacquire_samples=2.5),
+            r"SensorSpec.altimeter_reacquire_samples must be an integer",
+        ),
         (lambda: SensorSpec(trn_altitude_m=(500.0, 100.0)), r"SensorSpec.trn_altitude_m must have min <= max"),
-        (lambda: SensorSpec(star_tracker_noise_arcsec=(1.0, -1.0, 1.0)), r"star_tracker_noise_arcsec must be non-negative"),
+        (
+            lambda: SensorSpec(star_tracker_noise_arcsec=(1.0, -1.0, 1.0)),
+            r"star_tracker_noise_arcsec must be non-negative",
+        ),
         (lambda: Scenario(name="x", lander=lander(), faults="none"), r"Scenario.faults must be a FaultSpec"),
     ],
 )

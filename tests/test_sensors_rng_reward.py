@@ -92,15 +92,19 @@ def test_shaping_potential_matches_its_formula():
                 reward.velocity_field_max_speed_mps)
     field = -r / d * speed
     field[2] = min(field[2], -reward.final_descent_speed_mps)
-    expected = -np.linalg.norm(r) / reward.distance_scale_m - np.linalg.norm(np.array([-5.0, 6.0, -20.0]) - field) / reward.velocity_scale_mps
+    expected = (
+        -np.linalg.norm(r) / reward.distance_scale_m
+        - np.linalg.norm(np.array([-5.0, 6.0, -20.0]) - field) / reward.velocity_scale_mps
+    )
     assert potential(batch.state.x, batch.lander, batch.reward, 0) == pytest.approx(expected, rel=1e-12)
 
 
 def test_velocity_tracking_term_charges_the_field_error_per_second():
     spec = lander()
     plain = LanderBatch(scenario(spec, reward=RewardSpec()), 1, mode="3dof", observation_mode="truth")
-    tracked = LanderBatch(scenario(spec, reward=RewardSpec(velocity_tracking_weight_per_s=2.0)), 1, mode="3dof",
-                          observation_mode="truth")
+    tracked = LanderBatch(
+        scenario(spec, reward=RewardSpec(velocity_tracking_weight_per_s=2.0)), 1, mode="3dof", observation_mode="truth"
+    )
     rewards = []
     for batch in (plain, tracked):
         batch.reset(seed=0)

@@ -52,7 +52,10 @@ def test_soft_upright_touchdown_on_target_is_a_landing():
     [
         (dict(velocity=(0.0, 0.0, -2.5)), outcomes.CRASH_VERTICAL_SPEED),
         (dict(velocity=(0.9, 0.0, -1.0)), outcomes.CRASH_HORIZONTAL_SPEED),
-        (dict(velocity=(0.0, 0.0, -1.0), attitude=from_axis_angle(1.0, 0.0, 0.0, math.radians(15))), outcomes.CRASH_TILT),
+        (
+            dict(velocity=(0.0, 0.0, -1.0), attitude=from_axis_angle(1.0, 0.0, 0.0, math.radians(15))),
+            outcomes.CRASH_TILT,
+        ),
         (dict(velocity=(0.0, 0.0, -1.0), angular_rate=(0.0, 0.0, math.radians(8))), outcomes.CRASH_ANGULAR_RATE),
         (dict(velocity=(0.0, 0.0, -1.0), position_xy=(150.0, 0.0)), outcomes.LANDED_OFF_TARGET),
     ],
@@ -111,8 +114,13 @@ def test_running_dry_just_above_the_ground_may_still_land():
     spec = lander()
     batch = LanderBatch(scenario(spec), 1, mode="6dof", observation_mode="truth")
     batch.reset(seed=0)
-    set_state(batch, position=(0.0, 0.0, batch.lander.touchdown_height + 0.5), velocity=(0.0, 0.0, -0.5),
-              mass=spec.dry_mass_kg, throttle=0.0)
+    set_state(
+        batch,
+        position=(0.0, 0.0, batch.lander.touchdown_height + 0.5),
+        velocity=(0.0, 0.0, -0.5),
+        mass=spec.dry_mass_kg,
+        throttle=0.0,
+    )
     for _ in range(50):
         _, _, terminated, _ = batch.step(engines_off_action(batch))
         if terminated[0]:

@@ -270,8 +270,16 @@ def test_model_card_names_each_warm_start_stage_and_the_kept_evaluation():
                    {"steps": 0, "wall_time_s": 90.0, "success_rate": 0.94, "propellant_kg": 73.0},
                    {"steps": 500_000, "wall_time_s": 120.0, "success_rate": 0.93, "propellant_kg": None}]
     assert stage_names(evaluations) == ["behavior cloning", "DAgger round 1", "DAgger round 2", "PPO"]
-    meta = {"env_id": "lunar_env/SouthPole3DoF-v0", "mode": "3dof", "scenario": "nominal", "observation_mode": "sensors",
-            "net_arch": [128, 128], "activation": "tanh", "trained_steps": 0, "training_wall_time_s": 60.0}
+    meta = {
+        "env_id": "lunar_env/SouthPole3DoF-v0",
+        "mode": "3dof",
+        "scenario": "nominal",
+        "observation_mode": "sensors",
+        "net_arch": [128, 128],
+        "activation": "tanh",
+        "trained_steps": 0,
+        "training_wall_time_s": 60.0,
+    }
     card = model_card("m", meta, PretrainConfig(expert="descent_profile", dagger_rounds=2), evaluations, reports, 4)
     assert "2 rounds of DAgger" in card and "warm start's best (96.0%)" in card
     assert "| DAgger round 1 | 0 | 1.0 | 96.0% | 73.5 |" in card
@@ -299,9 +307,21 @@ def test_ppo_starts_from_the_best_warm_start_actor(tmp_path):
                 self.best = result
             return result
 
-    config = config_from_dict({**TINY, "pretrain": {"expert": "descent_profile", "episodes": 4, "epochs": 2,
-                                                    "batch_size": 512, "dagger_rounds": 2, "dagger_episodes": 4,
-                                                    "dagger_epochs": 2, "critic_warmup_steps": 10}})
+    config = config_from_dict(
+        {
+            **TINY,
+            "pretrain": {
+                "expert": "descent_profile",
+                "episodes": 4,
+                "epochs": 2,
+                "batch_size": 512,
+                "dagger_rounds": 2,
+                "dagger_episodes": 4,
+                "dagger_epochs": 2,
+                "critic_warmup_steps": 10,
+            },
+        }
+    )
     env = make_env(config)
     model = make_model(config, env, tmp_path / "tb")
     monitor = ScriptedMonitor([0.5, 0.9, 0.1])  # the first DAgger round is the best

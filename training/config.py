@@ -14,8 +14,18 @@ from pathlib import Path
 from typing import Any
 
 import lunar_env
-from training.field_checks import (check_bool, check_choice, check_folder_name, check_int, check_mapping,
-                                   check_number, check_optional_number, check_text, check_widths, unknown_keys)
+from training.field_checks import (
+    check_bool,
+    check_choice,
+    check_folder_name,
+    check_int,
+    check_mapping,
+    check_number,
+    check_optional_number,
+    check_text,
+    check_widths,
+    unknown_keys,
+)
 from training.pretrain_config import PretrainConfig
 
 # Seeds of the benchmark (lunar bench --seed) are small integers; training and its periodic

@@ -13,6 +13,8 @@ import math
 import numbers
 from typing import Any
 
+from lunar_env.checks import check_integer, integer_bounds_text
+
 
 def _bounds_text(low: float | None, high: float | None, low_open: bool, high_open: bool) -> str:
     if low is not None and high is not None:
@@ -31,19 +33,17 @@ def _outside(x: float, low: float | None, high: float | None, low_open: bool, hi
 
 
 def check_int(key: str, value: Any, low: int | None = None, high: int | None = None) -> int:
-    """``value`` as an int in [low, high]; refuses booleans, strings and floats with a fraction."""
-    wanted = f"an integer{_bounds_text(low, high, False, False)}"
-    if isinstance(value, bool):
-        raise ValueError(f"{key} must be {wanted}, got {value!r}")
-    if isinstance(value, numbers.Integral):
-        number = int(value)
-    elif isinstance(value, numbers.Real) and math.isfinite(value) and float(value).is_integer():
-        number = int(value)
-    else:
-        raise ValueError(f"{key} must be {wanted}, got {value!r}")
-    if _outside(number, low, high, False, False):
-        raise ValueError(f"{key} must be {wanted}, got {value!r}")
-    return number
+    """``value`` as an int in [low, high]; refuses booleans, strings and floats with a fraction.
+
+    A YAML file writes large counts as ``5.0e6``, a float: one without a fraction is taken as its
+    integer, and the check itself is :func:`lunar_env.checks.check_integer`, the project's one."""
+    real = isinstance(value, numbers.Real) and not isinstance(value, (bool, numbers.Integral))
+    if not (real and math.isfinite(value) and float(value).is_integer()):
+        return check_integer(key, value, low, high)
+    try:
+        return check_integer(key, int(value), low, high)
+    except ValueError:  # out of range: show the value as the file gave it (4.0, not 4)
+        raise ValueError(f"{key} must be an integer{integer_bounds_text(low, high)}, got {value!r}") from None
 
 
 def check_number(key: str, value: Any, low: float | None = None, high: float | None = None, *,

@@ -29,6 +29,7 @@ from typing import Any
 
 import numpy as np
 
+from lunar_env.checks import check_integer
 from training.config import TRAIN_SEED_OFFSET, TrainConfig
 
 DEFAULT_BENCH_EPISODES = 500
@@ -202,12 +203,6 @@ def write_summary(summary: dict[str, Any], base_dir: str | Path) -> list[Path]:
     return paths
 
 
-def _check_positive(name: str, value) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive integer, got {value!r}")
-    return value
-
-
 def run_seeds(config: TrainConfig, seeds: tuple[int, ...] | list[int], base_dir: str | Path, backend: str = "local",
               address: str | None = None, cpus_per_seed: int = 1, resume: bool = False,
               bench_episodes: int = DEFAULT_BENCH_EPISODES, bench_seed: int = DEFAULT_BENCH_SEED,
@@ -230,22 +225,31 @@ def run_seeds(config: TrainConfig, seeds: tuple[int, ...] | list[int], base_dir:
     seeds = tuple(seeds)
     if not seeds:
         raise ValueError("--seeds names no seed")
-    _check_positive("--cpus-per-seed", cpus_per_seed)
-    _check_positive("--bench-episodes", bench_episodes)
-    if isinstance(bench_seed, bool) or not isinstance(bench_seed, int) or not 0 <= bench_seed < TRAIN_SEED_OFFSET:
-        raise ValueError(f"--bench-seed must be an integer in [0, {TRAIN_SEED_OFFSET}), got {bench_seed!r}")
+    check_integer("--cpus-per-seed", cpus_per_seed, 1)
+    check_integer("--bench-episodes", bench_episodes, 1)
+    check_integer("--bench-seed", bench_seed, 0, TRAIN_SEED_OFFSET - 1)
     base_dir = Path(base_dir).resolve()  # Ray workers may run in another folder
     configs = [dataclasses.replace(config, seed=k, name=f"{config.name}_seed{k}") for k in seeds]
     if not resume:
-        taken = [str(seed_run_dir(base_dir, k)) for k in seeds if checkpoint_steps(seed_run_dir(base_dir, k)) is not None]
+        folders = [seed_run_dir(base_dir, k) for k in seeds]
+        taken = [str(folder) for folder in folders if checkpoint_steps(folder) is not None]
         if taken:
-            raise ValueError(f"{', '.join(taken)} already hold(s) a run; pass --resume to continue or choose another "
-                             "--run-dir")
+            raise ValueError(
+                f"{', '.join(taken)} already hold(s) a run; pass --resume to continue or choose another --run-dir"
+            )
     rows: list[dict[str, Any]] = []
     if backend == "local":
         for cfg in configs:
             print(f"seed {cfg.seed}: training -> {seed_run_dir(base_dir, cfg.seed)}")
-            rows.append(train_seed(cfg, seed_run_dir(base_dir, cfg.seed), bench_episodes=bench_episodes, bench_seed=bench_seed, progress=progress))
+            rows.append(
+                train_seed(
+                    cfg,
+                    seed_run_dir(base_dir, cfg.seed),
+                    bench_episodes=bench_episodes,
+                    bench_seed=bench_seed,
+                    progress=progress,
+                )
+            )
             _print_row(rows[-1])
     else:
         rows = _run_on_ray(configs, base_dir, address, cpus_per_seed, bench_episodes, bench_seed, max_retries, progress)
@@ -255,12 +259,23 @@ def run_seeds(config: TrainConfig, seeds: tuple[int, ...] | list[int], base_dir:
 
 
 def _print_row(row: dict[str, Any]) -> None:
-    print(f"seed {row['seed']}: landed {100 * row['success_rate']:.1f}%, propellant {_cell(row['propellant_kg'], '.1f')} kg "
-          f"({row['wall_time_s']:.0f} s)")
+    print(
+        f"seed {row['seed']}: landed {100 * row['success_rate']:.1f}%, propellant "
+        f"{_cell(row['propellant_kg'], '.1f')} kg "
+        f"({row['wall_time_s']:.0f} s)"
+    )
 
 
-def _run_on_ray(configs: list[TrainConfig], base_dir: Path, address: str | None, cpus: int, bench_episodes: int,
-                bench_seed: int, max_retries: int, progress: bool) -> list[dict[str, Any]]:
+def _run_on_ray(
+    configs: list[TrainConfig],
+    base_dir: Path,
+    address: str | None,
+    cpus: int,
+    bench_episodes: int,
+    bench_seed: int,
+    max_retries: int,
+    progress: bool,
+) -> list[dict[str, Any]]:
     from lunar_env.ray_cluster import init_ray
 
     ray = init_ray(address, feature="--backend ray")
@@ -268,9 +283,20 @@ def _run_on_ray(configs: list[TrainConfig], base_dir: Path, address: str | None,
     from tqdm.auto import tqdm
 
     task = ray.remote(_seed_task).options(num_cpus=cpus, max_retries=max_retries, retry_exceptions=False)
-    pending = {task.remote(dataclasses.replace(cfg, torch_threads=cpus).to_dict(), str(seed_run_dir(base_dir, cfg.seed)),
-                           bench_episodes, bench_seed, cpus): cfg.seed for cfg in configs}
-    print(f"{len(configs)} seeds on Ray ({int(ray.cluster_resources().get('CPU', 0))} CPUs, {cpus} per seed) -> {base_dir}")
+    pending = {
+        task.remote(
+            dataclasses.replace(cfg, torch_threads=cpus).to_dict(),
+            str(seed_run_dir(base_dir, cfg.seed)),
+            bench_episodes,
+            bench_seed,
+            cpus,
+        ): cfg.seed
+        for cfg in configs
+    }
+    print(
+        f"{len(configs)} seeds on Ray ({int(ray.cluster_resources().get('CPU', 0))} CPUs, {cpus} per seed) -> "
+        f"{base_dir}"
+    )
     rows: dict[int, dict[str, Any]] = {}
     try:
         with tqdm(total=len(configs), desc="seeds", unit="seed", disable=not progress) as bar:
@@ -286,8 +312,10 @@ def _run_on_ray(configs: list[TrainConfig], base_dir: Path, address: str | None,
                             raise ValueError(f"seed {seed}: {cause}") from None
                         raise
                     bar.update(1)
-                    bar.write(f"seed {seed}: landed {100 * rows[seed]['success_rate']:.1f}%, propellant "
-                              f"{_cell(rows[seed]['propellant_kg'], '.1f')} kg ({rows[seed]['wall_time_s']:.0f} s)")
+                    bar.write(
+                        f"seed {seed}: landed {100 * rows[seed]['success_rate']:.1f}%, propellant "
+                        f"{_cell(rows[seed]['propellant_kg'], '.1f')} kg ({rows[seed]['wall_time_s']:.0f} s)"
+                    )
     finally:
         for ref in pending:
             ray.cancel(ref, force=False)

@@ -16,7 +16,8 @@ makes. ``bootstrap_time_limit=True`` restores SB3's usual truncation handling.
 from __future__ import annotations
 
 import time
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from stable_baselines3.common.vec_env.base_vec_env import VecEnv

@@ -17,8 +17,15 @@ import sys
 from pathlib import Path
 
 from agents.bench_runner import run_bench
-from agents.model_folder import (CONFIG_FILE, FORMAT_VERSION, NORMALIZATION_FILE, POLICY_FILE, load_model_folder,
-                                 read_metadata, save_model_folder)
+from agents.model_folder import (
+    CONFIG_FILE,
+    FORMAT_VERSION,
+    NORMALIZATION_FILE,
+    POLICY_FILE,
+    load_model_folder,
+    read_metadata,
+    save_model_folder,
+)
 from lunar_env.atomic import write_atomic
 from lunar_env.evaluation.report import markdown_table
 from lunar_env.evaluation.suite import suite_scenarios
@@ -119,7 +126,8 @@ def model_card(name: str, meta: dict, pretrain, evaluations: list[dict], reports
                      f"{propellant} |")
     lines += [
         "",
-        f"## Benchmark (`lunar bench --policy models/{name} --suite nominal|faults --episodes {episodes} --seed {BENCH_SEED}`)",
+        f"## Benchmark (`lunar bench --policy models/{name} --suite nominal|faults --episodes {episodes} --seed "
+        f"{BENCH_SEED}`)",
         "",
         "Seed 0 episodes are never used in training (training draws from streams 1,000,000 and up).",
         "",
@@ -150,8 +158,12 @@ def rewrite_card(model_dir: Path, run_dir: Path, episodes: int) -> None:
     meta = read_metadata(model_dir)
     pretrain = load_config(model_dir / CONFIG_FILE).pretrain
     evaluations = [json.loads(line) for line in (run_dir / "evaluations.jsonl").read_text().splitlines()]
-    reports = {suite: json.loads((model_dir / "bench" / f"{suite}.json").read_text()) for suite in ("nominal", "faults")}
-    write_atomic(model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, pretrain, evaluations, reports, episodes))
+    reports = {
+        suite: json.loads((model_dir / "bench" / f"{suite}.json").read_text()) for suite in ("nominal", "faults")
+    }
+    write_atomic(
+        model_dir / "MODEL_CARD.md", model_card(model_dir.name, meta, pretrain, evaluations, reports, episodes)
+    )
 
 
 def main(argv=None) -> int:

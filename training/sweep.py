@@ -121,7 +121,8 @@ def _report_printer():
     class ReportPrinter(Callback):
         def on_trial_result(self, iteration, trials, trial, result, **info):
             prop = result.get("propellant_kg")
-            print(f"  trial {trial.trial_id}: step {result['timesteps']:>10,}  landed {100 * result['success_rate']:5.1f}%  "
+            print(f"  trial {trial.trial_id}: step {result['timesteps']:>10,}  landed "
+                  f"{100 * result['success_rate']:5.1f}%  "
                   f"propellant {'-' if prop is None else f'{prop:.1f}'} kg  score {result['score']:.4f}", flush=True)
 
         def on_trial_complete(self, iteration, trials, trial, **info):
@@ -179,7 +180,9 @@ def _fmt(value, digits: int) -> str:
     if value is None:
         return "-"
     if isinstance(value, float):
-        return f"{value:.{digits}g}" if abs(value) < 1e-3 or abs(value) >= 1e5 else f"{value:.{digits}f}".rstrip("0").rstrip(".")
+        if abs(value) < 1e-3 or abs(value) >= 1e5:
+            return f"{value:.{digits}g}"
+        return f"{value:.{digits}f}".rstrip("0").rstrip(".")
     return str(value)
 
 
@@ -221,13 +224,15 @@ def _rank_key(row: TrialRow, metric: str):
     return (value is not None, value if value is not None else 0.0, row.score if row.score is not None else -1.0)
 
 
-def run_sweep(sweep: SweepSpec, out_dir: str | Path, address: str | None = None, progress: bool = True) -> dict[str, Any]:
+def run_sweep(
+    sweep: SweepSpec, out_dir: str | Path, address: str | None = None, progress: bool = True
+) -> dict[str, Any]:
     """Run the sweep on Ray Tune and write its outputs to ``out_dir`` (module docstring).
 
     Returns ``{"best": TrialRow, "rows": [TrialRow, ...] best first, "best_config": Path, ...}``.
     """
-    from lunar_env.ray_cluster import init_ray
     from lunar_env.atomic import write_atomic
+    from lunar_env.ray_cluster import init_ray
 
     init_ray(address, feature="lunar sweep")
     # Tune's console output (a status box per trial) is replaced by the lines of _report_printer.

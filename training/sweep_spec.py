@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lunar_env.checks import check_integer
 from training.config import EMPTY_CONFIG_HINT, PPOConfig, TrainConfig, config_from_dict
 from training.field_checks import check_folder_name, check_int, check_number
 
@@ -57,8 +58,9 @@ class SearchParam:
             raise ValueError(f"{where}: {self.kind} needs low < high, got {list(self.values)!r}")
         if self.kind == "loguniform" and low <= 0:
             raise ValueError(f"{where}: loguniform needs 0 < low, got {low!r}")
-        if self.kind == "randint" and any(not isinstance(v, int) or isinstance(v, bool) for v in self.values):
-            raise ValueError(f"{where}: randint needs integer bounds, got {list(self.values)!r}")
+        if self.kind == "randint":  # integer bounds, strictly: a YAML 5.0 is not a randint bound
+            for k, label in enumerate(("low", "high")):
+                check_integer(f"{where}.randint[{k}] ({label})", self.values[k])
 
     def candidates(self) -> list:
         """Values worth validating before the sweep starts: the ends of a range, every choice."""
@@ -274,7 +276,8 @@ def sweep_from_dict(data: dict, folder: Path = Path(".")) -> SweepSpec:
                      eval_episodes=budget["eval_episodes"], grace_period_steps=scheduler["grace_period_steps"],
                      reduction_factor=scheduler["reduction_factor"], search_space=tuple(params), fixed=dict(fixed),
                      metric=data.get("metric", "score"), seed=data.get("seed", 0),
-                     cpus_per_trial=data.get("cpus_per_trial", 1), max_failures=data.get("max_failures", DEFAULT_MAX_FAILURES))
+                     cpus_per_trial=data.get("cpus_per_trial", 1),
+                     max_failures=data.get("max_failures", DEFAULT_MAX_FAILURES))
 
 
 def load_sweep(path: str | Path) -> SweepSpec:
@@ -282,6 +285,8 @@ def load_sweep(path: str | Path) -> SweepSpec:
     path = Path(path)
     data = _read_yaml(path, f"sweep file {path}")
     if data is None or data == {}:
-        raise ValueError(f"sweep file {path} is empty: a sweep needs name, base_config, trials, budget, scheduler "
-                         "and search_space (training/sweeps/ppo_3dof.yaml documents each)")
+        raise ValueError(
+            f"sweep file {path} is empty: a sweep needs name, base_config, trials, budget, scheduler "
+            "and search_space (training/sweeps/ppo_3dof.yaml documents each)"
+        )
     return sweep_from_dict(data, path.parent)

@@ -37,7 +37,14 @@ from agents.policy import Policy
 from lunar_env.atomic import FILE_MODE, existing_dir, replace_dir, staging_dir
 from lunar_env.evaluation.suite import fly_scenario
 from lunar_env.physics.outcomes import OUTCOME_NAMES
-from training.config import DAGGER_SEED_STRIDE, EVAL_SEED_OFFSET, PRETRAIN_SEED_OFFSET, TRAIN_SEED_OFFSET, TrainConfig, config_to_yaml
+from training.config import (
+    DAGGER_SEED_STRIDE,
+    EVAL_SEED_OFFSET,
+    PRETRAIN_SEED_OFFSET,
+    TRAIN_SEED_OFFSET,
+    TrainConfig,
+    config_to_yaml,
+)
 from training.sb3_vec_env import SouthPoleSB3VecEnv
 
 CHECKPOINT = "checkpoint"
@@ -126,7 +133,9 @@ def _restore_normalization(env: VecNormalize, path: Path) -> None:
     except FileNotFoundError:
         raise TrainingError(f"--resume: {path} is missing") from None
     except Exception as err:  # numpy/zipfile raise many kinds on damaged input; object arrays are refused
-        raise TrainingError(f"--resume: {path} is corrupt or holds pickled objects ({type(err).__name__}: {err})") from None
+        raise TrainingError(
+            f"--resume: {path} is corrupt or holds pickled objects ({type(err).__name__}: {err})"
+        ) from None
     expected = {"obs_mean", "obs_var", "obs_count", "obs_fixed", "ret_mean", "ret_var", "ret_count",
                 *VECNORMALIZE_SETTINGS, *VECNORMALIZE_FLAGS}
     if set(arrays) != expected:
@@ -138,7 +147,9 @@ def _restore_normalization(env: VecNormalize, path: Path) -> None:
     if not all(np.all(np.isfinite(a)) for a in arrays.values() if a.dtype.kind == "f"):
         raise TrainingError(f"--resume: {path} holds non-finite statistics")
     obs_rms = FixedStatistics(shape=shape) if bool(arrays["obs_fixed"]) else RunningMeanStd(shape=shape)
-    obs_rms.mean, obs_rms.var, obs_rms.count = arrays["obs_mean"].astype(np.float64), arrays["obs_var"].astype(np.float64), float(arrays["obs_count"])
+    obs_rms.mean = arrays["obs_mean"].astype(np.float64)
+    obs_rms.var = arrays["obs_var"].astype(np.float64)
+    obs_rms.count = float(arrays["obs_count"])
     env.obs_rms = obs_rms
     env.ret_rms.mean, env.ret_rms.var = arrays["ret_mean"].astype(np.float64), arrays["ret_var"].astype(np.float64)
     env.ret_rms.count = float(arrays["ret_count"])
@@ -178,7 +189,8 @@ def load_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[PPO, VecNormali
     if not folder.is_dir():
         raise TrainingError(f"--resume: {run_dir} has no checkpoint to resume from")
     if (folder / LEGACY_VECNORMALIZE_FILE).exists() and not (folder / VECNORMALIZE_FILE).exists():
-        raise TrainingError(f"--resume: {folder} was written by an older lunar-env ({LEGACY_VECNORMALIZE_FILE}, a pickle, "
+        raise TrainingError(f"--resume: {folder} was written by an older lunar-env "
+                            f"({LEGACY_VECNORMALIZE_FILE}, a pickle, "
                             "which is not loaded because pickles can run code); start a new run")
     try:
         state = json.loads((folder / STATE_FILE).read_text())
@@ -190,7 +202,8 @@ def load_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[PPO, VecNormali
         if not (folder / name).is_file():
             raise TrainingError(f"--resume: {folder / name} is missing")
         if _sha256(folder / name) != files.get(name):
-            raise TrainingError(f"--resume: {folder / name} is corrupt or was replaced after the checkpoint was written "
+            raise TrainingError(f"--resume: {folder / name} is corrupt or was replaced "
+                                "after the checkpoint was written "
                                 f"(its sha256 differs from the one in {STATE_FILE})")
     env = make_env(config)
     _restore_normalization(env, folder / VECNORMALIZE_FILE)
@@ -198,9 +211,13 @@ def load_checkpoint(run_dir: Path, config: TrainConfig) -> tuple[PPO, VecNormali
     try:
         model.set_parameters(str(folder / MODEL_FILE), exact_match=True, device="cpu")
     except RuntimeError as err:  # load_state_dict: names or shapes differ
-        raise TrainingError(f"--resume: the checkpoint does not fit this config's network or env ({str(err)[:300]})") from None
+        raise TrainingError(
+            f"--resume: the checkpoint does not fit this config's network or env ({str(err)[:300]})"
+        ) from None
     except Exception as err:  # a damaged zip, or a .pth holding objects other than tensors (refused unread)
-        raise TrainingError(f"--resume: {folder / MODEL_FILE} is corrupt ({type(err).__name__}: {str(err)[:300]})") from None
+        raise TrainingError(
+            f"--resume: {folder / MODEL_FILE} is corrupt ({type(err).__name__}: {str(err)[:300]})"
+        ) from None
     # What PPO.load would have restored from the zip's pickled data and learn() does not recompute.
     model.num_timesteps = steps
     model._n_updates = int(state.get("n_updates", 0))
@@ -218,7 +235,7 @@ class Evaluation:
     propellant_kg: float
     miss_distance_m: float
 
-    def better_than(self, other: "Evaluation | None") -> bool:
+    def better_than(self, other: Evaluation | None) -> bool:
         if other is None:
             return True
         if self.success_rate != other.success_rate:
@@ -303,7 +320,8 @@ class TrainingMonitor(BaseCallback):
         if config.stop_at_success_rate is not None and result.success_rate >= config.stop_at_success_rate:
             self.stop = True
         if self.bar is not None:
-            self.bar.write(f"step {result.steps:>10,}  {result.wall_time_s:7.0f} s  landed {100 * result.success_rate:5.1f}%  "
+            self.bar.write(f"step {result.steps:>10,}  {result.wall_time_s:7.0f} s  landed "
+                           f"{100 * result.success_rate:5.1f}%  "
                            f"propellant {result.propellant_kg:6.1f} kg  miss {result.miss_distance_m:6.1f} m")
         return result
 
@@ -328,7 +346,7 @@ class FixedStatistics(RunningMeanStd):
 
 
 # ----------------------------------------------------------------------------- warm start
-def warm_start(config: TrainConfig, model: PPO, env: VecNormalize, monitor: "TrainingMonitor", progress: bool) -> None:
+def warm_start(config: TrainConfig, model: PPO, env: VecNormalize, monitor: TrainingMonitor, progress: bool) -> None:
     """Behavior-clone the expert into the actor (with DAgger rounds), evaluate each fit, keep the
     best and freeze it for the critic warm-up."""
     from training.pretrain import actor_mean, clone_actor, collect_demonstrations, sample_weights, set_actor_trainable
@@ -382,7 +400,8 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, progre
         model.tensorboard_log = str(run_dir / "tb")
     else:
         if (run_dir / CHECKPOINT).exists():
-            raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --run-dir")
+            raise TrainingError(f"{run_dir} already holds a run; pass --resume to continue it or choose another "
+                                "--run-dir")
         run_dir.mkdir(parents=True, exist_ok=True)
         (run_dir / "evaluations.jsonl").unlink(missing_ok=True)  # of a run that died before its first checkpoint
         env = make_env(config)
@@ -399,11 +418,21 @@ def train(config: TrainConfig, run_dir: str | Path, resume: bool = False, progre
     remaining = config.total_timesteps - model.num_timesteps
     # With reset_num_timesteps=False SB3 counts on from the checkpoint, so the learning-rate
     # schedule and the step count continue where they stopped.
-    model.learn(total_timesteps=remaining, callback=monitor, reset_num_timesteps=not resume,
-                tb_log_name="ppo", progress_bar=False)
+    model.learn(
+        total_timesteps=remaining,
+        callback=monitor,
+        reset_num_timesteps=not resume,
+        tb_log_name="ppo",
+        progress_bar=False,
+    )
     if monitor.last_eval_step != model.num_timesteps:
         monitor.evaluate()
     monitor.checkpoint()
-    save_policy(run_dir / "final", model, env, config, {"trained_steps": int(model.num_timesteps),
-                                                        "training_wall_time_s": round(monitor.wall_time(), 2)})
+    save_policy(
+        run_dir / "final",
+        model,
+        env,
+        config,
+        {"trained_steps": int(model.num_timesteps), "training_wall_time_s": round(monitor.wall_time(), 2)},
+    )
     return run_dir

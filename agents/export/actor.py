@@ -73,7 +73,12 @@ class ActorWeights:
                 raise ValueError(f"{owner}: layer {k} has non-finite weights or biases")
             width = w.shape[0]
         obs_dim, act_dim = self.weights[0].shape[1], self.weights[-1].shape[0]
-        for name, size in (("obs_mean", obs_dim), ("obs_var", obs_dim), ("action_low", act_dim), ("action_high", act_dim)):
+        for name, size in (
+            ("obs_mean", obs_dim),
+            ("obs_var", obs_dim),
+            ("action_low", act_dim),
+            ("action_high", act_dim),
+        ):
             arr = _frozen(getattr(self, name))
             if arr.shape != (size,) or not np.all(np.isfinite(arr)):
                 raise ValueError(f"{owner}.{name} must be {size} finite numbers, got shape {arr.shape}")
@@ -168,7 +173,9 @@ def _check_spaces(policy) -> None:
 
     obs_space, act_space = policy.observation_space, policy.action_space
     if not isinstance(act_space, spaces.Box):
-        raise ValueError(f"action space {act_space} is not supported: only a continuous Box action space can be exported")
+        raise ValueError(
+            f"action space {act_space} is not supported: only a continuous Box action space can be exported"
+        )
     if len(act_space.shape) != 1:
         raise ValueError(f"action space of shape {act_space.shape} is not supported: only a 1-D Box can be exported")
     if not (np.all(np.isfinite(act_space.low)) and np.all(np.isfinite(act_space.high))):
@@ -186,19 +193,30 @@ def _check_policy_kind(policy) -> None:
     if "Recurrent" in kind or any(hasattr(policy, name) for name in ("lstm_actor", "lstm_critic")):
         raise ValueError(f"recurrent policy {kind} is not supported: only feed-forward MLP actors can be exported")
     if not isinstance(policy, ActorCriticPolicy):
-        raise ValueError(f"policy class {kind} is not supported: only stable-baselines3 ActorCriticPolicy (PPO/A2C 'MlpPolicy')")
+        raise ValueError(
+            f"policy class {kind} is not supported: only stable-baselines3 ActorCriticPolicy (PPO/A2C 'MlpPolicy')"
+        )
     _check_spaces(policy)
     if getattr(policy, "squash_output", False):
-        raise ValueError("squashed outputs (use_sde with squash_output=True) are not supported: the exported actor clips, it does not squash")
+        raise ValueError(
+            "squashed outputs (use_sde with squash_output=True) are not supported: "
+            "the exported actor clips, it does not squash"
+        )
     if not isinstance(policy.action_dist, (DiagGaussianDistribution, StateDependentNoiseDistribution)):
-        raise ValueError(f"action distribution {type(policy.action_dist).__name__} is not supported: only Gaussian policies")
+        raise ValueError(
+            f"action distribution {type(policy.action_dist).__name__} is not supported: only Gaussian policies"
+        )
     extractor = getattr(policy, "pi_features_extractor", policy.features_extractor)
     n_params = sum(p.numel() for p in extractor.parameters())
     if type(extractor) is not FlattenExtractor or n_params:
-        raise ValueError(f"features extractor {type(extractor).__name__} ({n_params} parameters) is not supported: "
-                         f"only the parameter-free FlattenExtractor; put learned layers in net_arch instead")
+        raise ValueError(
+            f"features extractor {type(extractor).__name__} ({n_params} parameters) is not supported: "
+            f"only the parameter-free FlattenExtractor; put learned layers in net_arch instead"
+        )
     if not isinstance(policy.mlp_extractor, MlpExtractor):
-        raise ValueError(f"mlp_extractor {type(policy.mlp_extractor).__name__} is not supported: only SB3's MlpExtractor")
+        raise ValueError(
+            f"mlp_extractor {type(policy.mlp_extractor).__name__} is not supported: only SB3's MlpExtractor"
+        )
 
 
 def _policy_layers(policy) -> tuple[list[np.ndarray], list[np.ndarray], str]:
@@ -215,13 +233,17 @@ def _policy_layers(policy) -> tuple[list[np.ndarray], list[np.ndarray], str]:
         w, b = _linear_arrays(modules[k], f"layer {k} of the policy network")
         name = _activation_name(modules[k + 1])
         if name is None:
-            raise ValueError(f"layer {k + 1} of the policy network is {type(modules[k + 1]).__name__}; "
-                             f"only Tanh or ReLU activations can be exported")
+            raise ValueError(
+                f"layer {k + 1} of the policy network is {type(modules[k + 1]).__name__}; "
+                f"only Tanh or ReLU activations can be exported"
+            )
         weights.append(w)
         biases.append(b)
         activations.add(name)
     if len(activations) > 1:
-        raise ValueError(f"the policy network mixes activations {sorted(activations)}; the exporters use one activation")
+        raise ValueError(
+            f"the policy network mixes activations {sorted(activations)}; the exporters use one activation"
+        )
     w, b = _linear_arrays(policy.action_net, "action_net")
     weights.append(w)
     biases.append(b)
@@ -232,7 +254,9 @@ def _policy_layers(policy) -> tuple[list[np.ndarray], list[np.ndarray], str]:
     return weights, biases, activation
 
 
-def extract_actor(model, obs_mean, obs_var, epsilon: float, clip_obs: float, metadata: dict | None = None) -> ActorWeights:
+def extract_actor(
+    model, obs_mean, obs_var, epsilon: float, clip_obs: float, metadata: dict | None = None
+) -> ActorWeights:
     """The deterministic actor of an SB3 PPO ``model`` (or its ``policy``) with its normalization.
 
     Raises ValueError naming the unsupported part for recurrent policies, non-Box spaces,
@@ -245,10 +269,18 @@ def extract_actor(model, obs_mean, obs_var, epsilon: float, clip_obs: float, met
     if weights[0].shape[1] != obs_dim:
         raise ValueError(f"the first layer takes {weights[0].shape[1]} inputs but the observation has {obs_dim}")
     act_space = policy.action_space
-    return ActorWeights(tuple(weights), tuple(biases), activation, np.asarray(obs_mean, np.float64),
-                        np.asarray(obs_var, np.float64), float(epsilon), float(clip_obs),
-                        np.asarray(act_space.low, np.float64), np.asarray(act_space.high, np.float64),
-                        dict(metadata or {}))
+    return ActorWeights(
+        tuple(weights),
+        tuple(biases),
+        activation,
+        np.asarray(obs_mean, np.float64),
+        np.asarray(obs_var, np.float64),
+        float(epsilon),
+        float(clip_obs),
+        np.asarray(act_space.low, np.float64),
+        np.asarray(act_space.high, np.float64),
+        dict(metadata or {}),
+    )
 
 
 def load_actor(model_dir: str | Path) -> ActorWeights:
@@ -256,8 +288,10 @@ def load_actor(model_dir: str | Path) -> ActorWeights:
     from agents.model_folder import load_model_folder
 
     folder = load_model_folder(model_dir)
-    meta: dict[str, Any] = {key: folder.metadata[key] for key in ("env_id", "mode", "obs_dim", "act_dim") if key in folder.metadata}
-    meta["source"] = Path(os.path.abspath(model_dir)).name   # the folder's name: no machine path in any output
+    meta: dict[str, Any] = {
+        key: folder.metadata[key] for key in ("env_id", "mode", "obs_dim", "act_dim") if key in folder.metadata
+    }
+    meta["source"] = Path(os.path.abspath(model_dir)).name  # the folder's name: no machine path in any output
     return extract_actor(folder.model, folder.obs_mean, folder.obs_var, folder.epsilon, folder.clip_obs, meta)
 
 

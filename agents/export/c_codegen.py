@@ -29,11 +29,26 @@ import numpy as np
 
 from agents.export import write_atomic
 from agents.export.actor import ActorWeights
-from agents.export.c_snippets import (IS_FINITE_FUNCTION, STATUS_NAMES, STATUS_NONFINITE_INPUT, STATUS_NONFINITE_OUTPUT,
-                                      STATUS_OK, c_float, c_float_list, c_matrix, c_vector, clamp_function,
-                                      header_declarations, hidden_size_defines, layer_size_names,
-                                      normalization_tables, normalized_observation, provenance_comment,
-                                      source_includes, status_defines)
+from agents.export.c_snippets import (
+    IS_FINITE_FUNCTION,
+    STATUS_NAMES,
+    STATUS_NONFINITE_INPUT,
+    STATUS_NONFINITE_OUTPUT,
+    STATUS_OK,
+    c_float,
+    c_float_list,
+    c_matrix,
+    c_vector,
+    clamp_function,
+    header_declarations,
+    hidden_size_defines,
+    layer_size_names,
+    normalization_tables,
+    normalized_observation,
+    provenance_comment,
+    source_includes,
+    status_defines,
+)
 
 # tanh(x) ~= x * P(x^2) / Q(x^2) on |x| < TANH_CLAMP, +-1 beyond. P and Q have constant term 1 and
 # the coefficients below (of x^2, x^4, x^6, x^8), rounded to float32. They were fitted here by

@@ -18,12 +18,37 @@ import numpy as np
 from agents.export import write_atomic
 from agents.export.actor import ActorWeights
 from agents.export.c_codegen import check_safe_action, float32_normalization
-from agents.export.c_snippets import (IS_FINITE_FUNCTION, STATUS_NAMES, STATUS_NONFINITE_OUTPUT, c_float, c_float_list,
-                                      c_int, c_matrix, c_vector, clamp_function, header_declarations,
-                                      hidden_size_defines, layer_size_names, normalization_tables,
-                                      normalized_observation, provenance_comment, source_includes, status_defines)
-from agents.export.quantize import (LUT_LIMIT, LUT_SHIFT, PRE_FRAC_BITS, TANH_FRAC_BITS, TANH_LUT_SIZE, ErrorBudget,
-                                    QuantizedActor, QuantizedLayer, error_budget, quantize_actor)
+from agents.export.c_snippets import (
+    IS_FINITE_FUNCTION,
+    STATUS_NAMES,
+    STATUS_NONFINITE_OUTPUT,
+    c_float,
+    c_float_list,
+    c_int,
+    c_matrix,
+    c_vector,
+    clamp_function,
+    header_declarations,
+    hidden_size_defines,
+    layer_size_names,
+    normalization_tables,
+    normalized_observation,
+    provenance_comment,
+    source_includes,
+    status_defines,
+)
+from agents.export.quantize import (
+    LUT_LIMIT,
+    LUT_SHIFT,
+    PRE_FRAC_BITS,
+    TANH_FRAC_BITS,
+    TANH_LUT_SIZE,
+    ErrorBudget,
+    QuantizedActor,
+    QuantizedLayer,
+    error_budget,
+    quantize_actor,
+)
 
 HEADER_NAME = "policy_q8.h"
 SOURCE_NAME = "policy_q8.c"
@@ -74,7 +99,8 @@ def _header(q: QuantizedActor, safe: np.ndarray, budget: ErrorBudget | None) -> 
 {status_defines(API_PREFIX, "an argument is NULL", nonfinite_output=False)}
 """ + header_declarations("LUNAR_POLICY_Q8_H", [
         "int lunar_policy_q8_act(const float obs[LUNAR_POLICY_Q8_N_OBS], float act[LUNAR_POLICY_Q8_N_ACT]);",
-        "int lunar_policy_q8_act_fixed(const int16_t z_q[LUNAR_POLICY_Q8_N_OBS], int32_t act_q[LUNAR_POLICY_Q8_N_ACT]);"])
+        "int lunar_policy_q8_act_fixed(const int16_t z_q[LUNAR_POLICY_Q8_N_OBS], "
+        "int32_t act_q[LUNAR_POLICY_Q8_N_ACT]);"])
 
 
 _SAT32 = """static int32_t lp_sat32(int64_t v)
@@ -91,8 +117,9 @@ _SAT32 = """static int32_t lp_sat32(int64_t v)
 }
 """
 
-_ROUND_SHIFT_AND_REQUANT = """/* v / 2^shift, rounded half away from zero, saturated to int32 (1 <= shift <= 62, |v| < 2^62). */
-static int32_t lp_round_shift(int64_t v, uint32_t shift)
+_ROUND_SHIFT_AND_REQUANT = (
+    "/* v / 2^shift, rounded half away from zero, saturated to int32 (1 <= shift <= 62, |v| < 2^62). */\n"
+    """static int32_t lp_round_shift(int64_t v, uint32_t shift)
 {
     const uint32_t half_bit = shift - 1U;
     const uint64_t half = (uint64_t)1U << half_bit;
@@ -115,7 +142,7 @@ static int32_t lp_requant(int32_t acc, int32_t mult, uint32_t shift, int32_t bia
     const int32_t scaled = lp_round_shift((int64_t)acc * (int64_t)mult, shift);
     return lp_sat32((int64_t)scaled + (int64_t)bias);
 }
-"""
+""")
 
 _INT_HELPERS = "\n".join([_SAT32, clamp_function("lp_clamp_i32", "int32_t", arg="v", result="r"),
                           _ROUND_SHIFT_AND_REQUANT])
@@ -349,7 +376,9 @@ def generate_c_q8(actor: ActorWeights, safe_action=None, budget: ErrorBudget | b
             MANIFEST_NAME: json.dumps(manifest, indent=2) + "\n"}
 
 
-def write_c_q8(actor: ActorWeights, out_dir: str | Path, safe_action=None, budget: ErrorBudget | bool = True) -> list[Path]:
+def write_c_q8(
+    actor: ActorWeights, out_dir: str | Path, safe_action=None, budget: ErrorBudget | bool = True
+) -> list[Path]:
     """Write policy_q8.h, policy_q8.c and policy_q8.json into ``out_dir`` (each file atomically)."""
     out_dir = Path(out_dir)
     return [write_atomic(out_dir / name, text) for name, text in generate_c_q8(actor, safe_action, budget).items()]

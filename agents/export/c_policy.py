@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from agents.policy import Policy
 from agents.export.toolchains import BUILD_FLAGS, VARIANTS
+from agents.policy import Policy
 
 _BATCH_SOURCE = """#include "{header}"
 int lunar_cpolicy_batch(long n, const float *obs, float *act, int *status);
@@ -113,7 +113,9 @@ class CPolicy(Policy):
     def act(self, obs: np.ndarray) -> np.ndarray:
         obs = np.ascontiguousarray(obs, dtype=np.float32)
         if obs.ndim != 2 or obs.shape[1] != self.obs_dim:
-            raise ValueError(f"C policy {self.c_dir} expects observations of shape (n, {self.obs_dim}), got {obs.shape}")
+            raise ValueError(
+                f"C policy {self.c_dir} expects observations of shape (n, {self.obs_dim}), got {obs.shape}"
+            )
         n = obs.shape[0]
         act = np.empty((n, self.act_dim), dtype=np.float32)
         status = np.empty(n, dtype=np.intc)

@@ -98,19 +98,26 @@ def provenance_comment(actor: ActorWeights) -> str:
 
 def status_defines(api_prefix: str, null_pointer_meaning: str, nonfinite_output: bool) -> str:
     """The ``#define <api_prefix>_OK`` / ``_ERR_...`` lines of a header, one per status code it returns."""
-    lines = [f"#define {api_prefix}_OK {STATUS_OK}",
-             f"#define {api_prefix}_ERR_NONFINITE_INPUT {STATUS_NONFINITE_INPUT}   /* an observation is NaN or infinite */"]
+    lines = [
+        f"#define {api_prefix}_OK {STATUS_OK}",
+        f"#define {api_prefix}_ERR_NONFINITE_INPUT {STATUS_NONFINITE_INPUT}   /* an observation is NaN or infinite */",
+    ]
     if nonfinite_output:
-        lines.append(f"#define {api_prefix}_ERR_NONFINITE_OUTPUT {STATUS_NONFINITE_OUTPUT}  "
-                     "/* the network produced NaN/inf (corrupted weights) */")
+        lines.append(
+            f"#define {api_prefix}_ERR_NONFINITE_OUTPUT {STATUS_NONFINITE_OUTPUT}  "
+            "/* the network produced NaN/inf (corrupted weights) */"
+        )
     lines.append(f"#define {api_prefix}_ERR_NULL_POINTER {STATUS_NULL_POINTER}      /* {null_pointer_meaning} */")
     return "\n".join(lines) + "\n"
 
 
 def header_declarations(guard: str, declarations: list[str]) -> str:
     """The end of a header: the prototypes inside ``extern "C"`` for C++, then the include guard's #endif."""
-    return ("#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n" + "\n".join(declarations)
-            + f"\n\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n")
+    return (
+        '#ifdef __cplusplus\nextern "C" {\n#endif\n\n'
+        + "\n".join(declarations)
+        + f"\n\n#ifdef __cplusplus\n}}\n#endif\n\n#endif /* {guard} */\n"
+    )
 
 
 def source_includes(header_name: str) -> str:

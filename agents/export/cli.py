@@ -136,13 +136,14 @@ def model_folder_name(model_dir: str | Path) -> str:
 
 
 # ----------------------------------------------------------------------------- checks
-def run_checks(actor, out_dir: str | Path, vectors, formats=FORMATS, targets=None, model=None, safe_action=None) -> list[dict]:
+def run_checks(
+    actor, out_dir: str | Path, vectors, formats=FORMATS, targets=None, model=None, safe_action=None
+) -> list[dict]:
     """Parity of every exported form on the test vectors, per target; one dict per table row."""
     import numpy as np
 
     from agents.export import toolchains as tc
     from agents.export.c_codegen import float32_forward
-
     from agents.export.test_vectors import FILE_NAME
 
     out_dir = Path(out_dir)
@@ -162,7 +163,8 @@ def run_checks(actor, out_dir: str | Path, vectors, formats=FORMATS, targets=Non
     if "onnx" in formats:
         from agents.export.onnx_export import onnx_forward
 
-        rows.append({"target": "onnxruntime", "variant": "onnx", "max_error": err(onnx_forward(out_dir / "policy.onnx", vectors.obs))})
+        onnx_error = err(onnx_forward(out_dir / "policy.onnx", vectors.obs))
+        rows.append({"target": "onnxruntime", "variant": "onnx", "max_error": onnx_error})
     names = list(targets) if targets else list(tc.TARGETS)
     variants = [(v, d, fmt) for fmt, v, d in (("c", "float", "c"), ("c-int8", "q8", "c-int8")) if fmt in formats]
     for variant, sub, fmt in variants:
@@ -196,7 +198,8 @@ def run_checks(actor, out_dir: str | Path, vectors, formats=FORMATS, targets=Non
 
 def format_table(rows: list[dict]) -> str:
     """The check results as a Markdown table."""
-    lines = ["| target | variant | max abs error | bit-identical to mirror | code bytes | data bytes | stack bytes | note |",
+    lines = ["| target | variant | max abs error | bit-identical to mirror "
+             "| code bytes | data bytes | stack bytes | note |",
              "|---|---|---|---|---|---|---|---|"]
     for r in rows:
         e = f"{r['max_error']:.2e}" if "max_error" in r else "-"
@@ -254,10 +257,13 @@ def add_export_command(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser("export", help="export a trained policy to ONNX, float32 C and int8 C; --check runs them",
                               description=__doc__.split("\n\n")[0])
     p.add_argument("model_dir", metavar="MODEL_DIR", help="model folder (policy.npz, normalization.npz, metadata.json)")
-    p.add_argument("--to", default=",".join(FORMATS), help=f"comma-separated formats: {', '.join(FORMATS)} (default all)")
+    p.add_argument("--to", default=",".join(FORMATS),
+                   help=f"comma-separated formats: {', '.join(FORMATS)} (default all)")
     p.add_argument("--out", help="output folder (default MODEL_DIR/export)")
     p.add_argument("--safe-action", help="comma-separated action the C policies return on error (default zeros)")
-    p.add_argument("--check", action="store_true", help="run the parity checks on every installed target and print a table")
+    p.add_argument(
+        "--check", action="store_true", help="run the parity checks on every installed target and print a table"
+    )
     p.add_argument("--targets", help=f"comma-separated targets for --check (default all: {', '.join(_target_names())})")
     p.set_defaults(func=cmd_export)
     return p

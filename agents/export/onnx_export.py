@@ -61,25 +61,37 @@ def build_onnx(actor: ActorWeights):
     last = len(actor.weights) - 1
     for k, (w, b) in enumerate(zip(actor.weights, actor.biases)):
         pre = f"pre_{k}" if k < last else "raw_action"
-        nodes.append(helper.make_node("Gemm", [h, const(f"w_{k}", w), const(f"b_{k}", b)], [pre], name=f"dense_{k}", transB=1))
+        nodes.append(
+            helper.make_node("Gemm", [h, const(f"w_{k}", w), const(f"b_{k}", b)], [pre], name=f"dense_{k}", transB=1)
+        )
         if k < last:
             h = f"h_{k}"
             nodes.append(helper.make_node(activation, [pre], [h], name=f"{activation.lower()}_{k}"))
     nodes += [
-        helper.make_node("Max", ["raw_action", const("action_low", actor.action_low)], ["action_above_low"], name="clip_low_action"),
-        helper.make_node("Min", ["action_above_low", const("action_high", actor.action_high)], [OUTPUT_NAME], name="clip_high_action"),
+        helper.make_node(
+            "Max", ["raw_action", const("action_low", actor.action_low)], ["action_above_low"], name="clip_low_action"
+        ),
+        helper.make_node(
+            "Min", ["action_above_low", const("action_high", actor.action_high)], [OUTPUT_NAME], name="clip_high_action"
+        ),
     ]
     graph = helper.make_graph(
-        nodes, "lunar_policy",
+        nodes,
+        "lunar_policy",
         [helper.make_tensor_value_info(INPUT_NAME, TensorProto.FLOAT, ["batch", actor.obs_dim])],
         [helper.make_tensor_value_info(OUTPUT_NAME, TensorProto.FLOAT, ["batch", actor.act_dim])],
-        initializers)
+        initializers,
+    )
     model = helper.make_model(graph, producer_name="lunar-env", opset_imports=[helper.make_opsetid("", OPSET)])
     model.ir_version = IR_VERSION
-    model.doc_string = ("Deterministic landing policy: raw observation in, clipped action out "
-                        "(normalization and clipping inside).")
-    meta = {"actor_fingerprint": actor.fingerprint(), "activation": actor.activation,
-            **{key: str(actor.metadata[key]) for key in ("env_id", "mode") if key in actor.metadata}}
+    model.doc_string = (
+        "Deterministic landing policy: raw observation in, clipped action out (normalization and clipping inside)."
+    )
+    meta = {
+        "actor_fingerprint": actor.fingerprint(),
+        "activation": actor.activation,
+        **{key: str(actor.metadata[key]) for key in ("env_id", "mode") if key in actor.metadata},
+    }
     helper.set_model_props(model, meta)
     onnx.checker.check_model(model, full_check=True)
     return model

@@ -220,8 +220,10 @@ def quantize_actor(actor: ActorWeights) -> QuantizedActor:
         bias_q = np.round(b * 2.0**PRE_FRAC_BITS)
         pre_lo, pre_hi = _intervals(w, b, lo, hi)
         if max(np.abs(pre_lo).max(), np.abs(pre_hi).max(), np.abs(b).max()) > PRE_LIMIT:
-            raise ValueError(f"layer {k}: pre-activations can reach {max(np.abs(pre_lo).max(), np.abs(pre_hi).max()):.3g}, "
-                             f"beyond the Q16 range (|x| <= {PRE_LIMIT:g}) of the int8 variant")
+            raise ValueError(
+                f"layer {k}: pre-activations can reach {max(np.abs(pre_lo).max(), np.abs(pre_hi).max()):.3g}, "
+                f"beyond the Q16 range (|x| <= {PRE_LIMIT:g}) of the int8 variant"
+            )
         if activation == "tanh":
             f_out, lo, hi = TANH_FRAC_BITS, np.tanh(pre_lo), np.tanh(pre_hi)
             x_max_q = np.full(w.shape[0], 1 << TANH_FRAC_BITS)
@@ -234,9 +236,18 @@ def quantize_actor(actor: ActorWeights) -> QuantizedActor:
             x_max_q = np.full(w.shape[0], INT16_MAX)
         else:
             f_out = PRE_FRAC_BITS
-        layers.append(QuantizedLayer(wq, np.array([m for m, _ in pairs], dtype=np.int64),
-                                     np.array([s for _, s in pairs], dtype=np.int64), bias_q.astype(np.int64),
-                                     scale, f_in, f_out, activation))
+        layers.append(
+            QuantizedLayer(
+                wq,
+                np.array([m for m, _ in pairs], dtype=np.int64),
+                np.array([s for _, s in pairs], dtype=np.int64),
+                bias_q.astype(np.int64),
+                scale,
+                f_in,
+                f_out,
+                activation,
+            )
+        )
         f_in = f_out
     lut = make_tanh_lut()
     low_q = np.round(actor.action_low * 2.0**PRE_FRAC_BITS).astype(np.int64)
@@ -285,8 +296,9 @@ def q8_forward(q: QuantizedActor, obs, safe_action=None) -> tuple[np.ndarray, np
 
 
 # ----------------------------------------------------------------------------- error budget
-def _propagate(q: QuantizedActor, e0: np.ndarray, x_abs: list[np.ndarray], pre_lo: list[np.ndarray],
-               pre_hi: list[np.ndarray]) -> np.ndarray:
+def _propagate(
+    q: QuantizedActor, e0: np.ndarray, x_abs: list[np.ndarray], pre_lo: list[np.ndarray], pre_hi: list[np.ndarray]
+) -> np.ndarray:
     """Push input errors e0 (n, obs_dim) through the layers; x_abs[k] bounds |input of layer k|,
     [pre_lo[k], pre_hi[k]] contains its true pre-activation. Returns (n, act_dim)."""
     e = e0
@@ -294,8 +306,13 @@ def _propagate(q: QuantizedActor, e0: np.ndarray, x_abs: list[np.ndarray], pre_l
         w_hat = layer.effective_weights
         dw = np.abs(w_hat - q.actor.weights[k])
         bias_err = np.abs(layer.bias * 2.0**-PRE_FRAC_BITS - q.actor.biases[k])
-        e_pre = (e @ np.abs(w_hat).T + x_abs[k] @ dw.T + layer.multiplier_error * ((x_abs[k] + e) @ np.abs(w_hat).T)
-                 + 2.0**-(PRE_FRAC_BITS + 1) + bias_err)
+        e_pre = (
+            e @ np.abs(w_hat).T
+            + x_abs[k] @ dw.T
+            + layer.multiplier_error * ((x_abs[k] + e) @ np.abs(w_hat).T)
+            + 2.0 ** -(PRE_FRAC_BITS + 1)
+            + bias_err
+        )
         if layer.activation == "tanh":
             dist = np.maximum(0.0, np.maximum(pre_lo[k] - e_pre, -(pre_hi[k] + e_pre)))
             e = (1.0 - np.tanh(dist) ** 2) * e_pre + q.tanh_lut_error
@@ -388,7 +405,11 @@ def _ablation(q: QuantizedActor, z: np.ndarray, weights: bool, activations: bool
         if activations:
             pre = _round_q(pre, PRE_FRAC_BITS)
         if layer.activation == "tanh":
-            h = tanh_q14(np.round(pre * 2.0**PRE_FRAC_BITS), q.tanh_lut) * 2.0**-TANH_FRAC_BITS if activations else np.tanh(pre)
+            h = (
+                tanh_q14(np.round(pre * 2.0**PRE_FRAC_BITS), q.tanh_lut) * 2.0**-TANH_FRAC_BITS
+                if activations
+                else np.tanh(pre)
+            )
         elif layer.activation == "relu":
             h = np.maximum(pre, 0.0)
             h = _round_q(h, layer.out_frac_bits) if activations else h
@@ -414,6 +435,15 @@ def error_budget(q: QuantizedActor, obs=None, n_samples: int = 20000, seed: int 
         "input": float(np.abs(_ablation(q, z_hat, False, False) - ref).max()),
         "activations": float(np.abs(_ablation(q, z, False, True) - ref).max()),
     }
-    return ErrorBudget(ERROR_BUDGET_MAX, ERROR_BUDGET_RMS, float(err.max()), float(np.sqrt(np.mean(err**2))),
-                       float(np.quantile(err, 0.99)), contributions, float(error_bound(q, obs).max()), int(len(obs)),
-                       q.tanh_lut_error, 2.0**-q.in_frac_bits)
+    return ErrorBudget(
+        ERROR_BUDGET_MAX,
+        ERROR_BUDGET_RMS,
+        float(err.max()),
+        float(np.sqrt(np.mean(err**2))),
+        float(np.quantile(err, 0.99)),
+        contributions,
+        float(error_bound(q, obs).max()),
+        int(len(obs)),
+        q.tanh_lut_error,
+        2.0**-q.in_frac_bits,
+    )

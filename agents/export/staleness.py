@@ -125,15 +125,18 @@ def compare_test_vectors(a: Path, b: Path, name: str) -> list[str]:
     if obs_diff.any():
         row, col = np.argwhere(obs_diff)[0]
         problems.append(f"{name}: {int(obs_diff.sum())} observations differ (compared exactly); first at row "
-                        f"{row + 1}, obs_{col}: {float(old.obs[row, col])!r} checked in, {float(new.obs[row, col])!r} fresh")
+                        f"{row + 1}, obs_{col}: {float(old.obs[row, col])!r} checked in, "
+                        f"{float(new.obs[row, col])!r} fresh")
     bad = ~numbers_agree(old.expected, new.expected)
     if bad.any():
         with np.errstate(invalid="ignore"):
             gap = np.where(bad, np.abs(old.expected - new.expected), 0.0)
         row, col = np.unravel_index(int(np.nanargmax(gap)), gap.shape)
-        problems.append(f"{name}: {int(bad.sum())} reference actions differ beyond rtol {COMPUTED_RTOL:g}, atol "
-                        f"{COMPUTED_ATOL:g}; the largest at row {row + 1}, ref_{col}: {float(old.expected[row, col])!r} "
-                        f"checked in, {float(new.expected[row, col])!r} fresh")
+        problems.append(
+            f"{name}: {int(bad.sum())} reference actions differ beyond rtol {COMPUTED_RTOL:g}, atol "
+            f"{COMPUTED_ATOL:g}; the largest at row {row + 1}, ref_{col}: {float(old.expected[row, col])!r} "
+            f"checked in, {float(new.expected[row, col])!r} fresh"
+        )
     return problems
 
 
@@ -154,11 +157,19 @@ def _onnx_content(path: Path) -> dict:
         "metadata": sorted((p.key, p.value) for p in model.metadata_props),
         "inputs": [(v.name, str(v.type)) for v in graph.input],
         "outputs": [(v.name, str(v.type)) for v in graph.output],
-        "nodes": [(n.op_type, list(n.input), list(n.output), sorted((a.name, value(a)) for a in n.attribute))
-                  for n in graph.node],
+        "nodes": [
+            (n.op_type, list(n.input), list(n.output), sorted((a.name, value(a)) for a in n.attribute))
+            for n in graph.node
+        ],
         # float32 weights and normalization constants: exact by construction, compared bit for bit
-        "initializers": {t.name: (numpy_helper.to_array(t).dtype.str, numpy_helper.to_array(t).shape,
-                                  numpy_helper.to_array(t).tobytes()) for t in graph.initializer},
+        "initializers": {
+            t.name: (
+                numpy_helper.to_array(t).dtype.str,
+                numpy_helper.to_array(t).shape,
+                numpy_helper.to_array(t).tobytes(),
+            )
+            for t in graph.initializer
+        },
     }
 
 

@@ -96,7 +96,9 @@ class Variant:
 
 VARIANTS = {
     "float": Variant("float", "policy.h", "policy.c", "lunar_policy_act", "LUNAR_POLICY_N_OBS", "LUNAR_POLICY_N_ACT"),
-    "q8": Variant("q8", "policy_q8.h", "policy_q8.c", "lunar_policy_q8_act", "LUNAR_POLICY_Q8_N_OBS", "LUNAR_POLICY_Q8_N_ACT"),
+    "q8": Variant(
+        "q8", "policy_q8.h", "policy_q8.c", "lunar_policy_q8_act", "LUNAR_POLICY_Q8_N_OBS", "LUNAR_POLICY_Q8_N_ACT"
+    ),
 }
 
 

@@ -1,4 +1,5 @@
-"""Deprecated alias of ``lunar_env.evaluation.report``, kept for one release (see ``lunar_env/benchmark/__init__.py``)."""
+"""Deprecated alias of ``lunar_env.evaluation.report``, kept for one release
+(see ``lunar_env/benchmark/__init__.py``)."""
 
 import sys
 

@@ -1,11 +1,12 @@
 """Benchmark flights sharded over a Ray cluster, with results equal to the single-process run.
 
-``fly_scenario_ray`` cuts the episode range ``[0, episodes)`` into shards ``[start, start + count)``.
-Each shard is one Ray task that builds its own ``LanderBatch(index_offset=start)``, builds the
-policy with the picklable function it is given, flies the shard exactly as
-:func:`lunar_env.evaluation.suite.fly_scenario` flies one of its batches, and returns the shard's per-episode arrays. Episode ``j`` is lander ``j``
-of the seed's stream wherever it is flown, so the driver, which puts the shards back together in
-index order, obtains the same :class:`ScenarioRun` as ``fly_scenario`` number for number.
+``fly_scenario_ray`` cuts the episode range ``[0, episodes)`` into shards
+``[start, start + count)``. Each shard is one Ray task that builds its own ``LanderBatch(index_offset=start)``,
+builds the policy with the picklable function it is given, flies the shard exactly as
+:func:`lunar_env.evaluation.suite.fly_scenario` flies one of its batches, and returns the shard's
+per-episode arrays. Episode ``j`` is lander ``j`` of the seed's stream wherever it is flown, so
+the driver, which puts the shards back together in index order, obtains the same
+:class:`ScenarioRun` as ``fly_scenario`` number for number.
 
 A task whose worker dies (killed process, lost node) is run again by Ray, up to ``max_retries``
 times; its result is stored under its shard index, so a retried shard is neither lost nor counted
@@ -20,10 +21,10 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
-import numpy as np
-
+from lunar_env.checks import check_integer
 from lunar_env.evaluation.suite import (
     DEFAULT_SHARD_SIZE,
     ScenarioRun,
@@ -57,8 +58,17 @@ def _limit_threads(cpus: int) -> None:
         sys.modules["torch"].set_num_threads(max(1, int(cpus)))
 
 
-def shard_task(make_policy: PolicyFactory, scenario: str, start: int, count: int, seed: int, mode: str,
-               observation_mode: str, cpus: int, label: str) -> dict[str, Any]:
+def shard_task(
+    make_policy: PolicyFactory,
+    scenario: str,
+    start: int,
+    count: int,
+    seed: int,
+    mode: str,
+    observation_mode: str,
+    cpus: int,
+    label: str,
+) -> dict[str, Any]:
     """The body of one Ray task: build the shard's batch and policy, fly it (see :func:`fly_shard`)."""
     from lunar_env.simulator import LanderBatch
 
@@ -68,16 +78,20 @@ def shard_task(make_policy: PolicyFactory, scenario: str, start: int, count: int
     return fly_shard(policy, batch, seed, label)
 
 
-def _check_int(name: str, value, low: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        raise ValueError(f"{name} must be an integer >= {low}, got {value!r}")
-    return int(value)
-
-
-def fly_scenario_ray(make_policy: PolicyFactory, scenario: str, episodes: int, seed: int, mode: str,
-                     observation_mode: str = "sensors", shard_size: int | None = None, address: str | None = None,
-                     max_retries: int = DEFAULT_MAX_RETRIES, cpus_per_shard: int = 1, progress: bool = True,
-                     label: str = "") -> ScenarioRun:
+def fly_scenario_ray(
+    make_policy: PolicyFactory,
+    scenario: str,
+    episodes: int,
+    seed: int,
+    mode: str,
+    observation_mode: str = "sensors",
+    shard_size: int | None = None,
+    address: str | None = None,
+    max_retries: int = DEFAULT_MAX_RETRIES,
+    cpus_per_shard: int = 1,
+    progress: bool = True,
+    label: str = "",
+) -> ScenarioRun:
     """Fly ``episodes`` episodes of a scenario as Ray tasks; equal to ``fly_scenario`` for the same
     (policy, scenario, episodes, seed, mode, observation_mode), whatever ``shard_size``.
 
@@ -92,15 +106,17 @@ def fly_scenario_ray(make_policy: PolicyFactory, scenario: str, episodes: int, s
         max_retries: reruns of a shard whose worker died.
         cpus_per_shard: CPUs each task reserves (and numba threads it runs).
     """
-    episodes = _check_int("episodes", episodes, 1)
-    seed = _check_int("seed", seed, 0)
-    max_retries = _check_int("max_retries", max_retries, 0)
-    cpus_per_shard = _check_int("cpus_per_shard", cpus_per_shard, 1)
+    episodes = check_integer("episodes", episodes, 1)
+    seed = check_integer("seed", seed, 0)
+    max_retries = check_integer("max_retries", max_retries, 0)
+    cpus_per_shard = check_integer("cpus_per_shard", cpus_per_shard, 1)
     if shard_size is not None:
-        shard_size = _check_int("shard_size", shard_size, 1)
+        shard_size = check_integer("shard_size", shard_size, 1)
     if not callable(make_policy):
-        raise ValueError(f"make_policy must be a function batch -> Policy, got {make_policy!r} "
-                         "(a policy by name or path: agents.bench_runner.fly_scenario_ray)")
+        raise ValueError(
+            f"make_policy must be a function batch -> Policy, got {make_policy!r} "
+            "(a policy by name or path: agents.bench_runner.fly_scenario_ray)"
+        )
     ray = init_ray(address)
     from ray.exceptions import RayTaskError
     from tqdm.auto import tqdm
@@ -109,12 +125,15 @@ def fly_scenario_ray(make_policy: PolicyFactory, scenario: str, episodes: int, s
         shard_size = auto_shard_size(episodes, int(ray.cluster_resources().get("CPU", 1)))
     shards = shard_ranges(episodes, shard_size)
     task = ray.remote(shard_task).options(num_cpus=cpus_per_shard, max_retries=max_retries, retry_exceptions=False)
-    pending = {task.remote(make_policy, scenario, start, count, seed, mode, observation_mode, cpus_per_shard, label): k
-               for k, (start, count) in enumerate(shards)}
+    pending = {
+        task.remote(make_policy, scenario, start, count, seed, mode, observation_mode, cpus_per_shard, label): k
+        for k, (start, count) in enumerate(shards)
+    }
     results: dict[int, dict[str, Any]] = {}
     try:
-        with tqdm(total=len(shards), desc=f"{scenario} ({mode}) on Ray", unit="shard", disable=not progress,
-                  leave=False) as bar:
+        with tqdm(
+            total=len(shards), desc=f"{scenario} ({mode}) on Ray", unit="shard", disable=not progress, leave=False
+        ) as bar:
             while pending:
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
@@ -127,8 +146,10 @@ def fly_scenario_ray(make_policy: PolicyFactory, scenario: str, episodes: int, s
                             raise cause from None
                         raise
                     if k in results or (part["start"], part["count"]) != shards[k]:
-                        raise RuntimeError(f"shard {k} returned episodes {part['start']}+{part['count']}, "
-                                           f"expected {shards[k][0]}+{shards[k][1]}")
+                        raise RuntimeError(
+                            f"shard {k} returned episodes {part['start']}+{part['count']}, "
+                            f"expected {shards[k][0]}+{shards[k][1]}"
+                        )
                     results[k] = part
                     bar.update(1)
     finally:

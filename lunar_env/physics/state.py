@@ -40,7 +40,8 @@ THROTTLE_CMD = THROTTLE + MAX_ENGINES  # commanded throttle of each engine
 HEALTH = THROTTLE_CMD + MAX_ENGINES  # fraction of rated thrust each engine can give (faults)
 # Navigation (lunar_env.navigation): the estimate is the truth plus these errors, except the
 # altitude estimate, which is its own state (propagated from vertical motion, fixed by the altimeter).
-NAV_ATT_ERR_X = HEALTH + MAX_ENGINES  # 3 columns, rad: rotation vector, body frame, from the true to the estimated attitude
+# 3 columns, rad: rotation vector, body frame, from the true to the estimated attitude
+NAV_ATT_ERR_X = HEALTH + MAX_ENGINES
 NAV_VEL_ERR_X = NAV_ATT_ERR_X + 3  # 3 columns, m/s: estimated minus true velocity, ENU
 NAV_POS_ERR_X = NAV_VEL_ERR_X + 3  # 3 columns, m: estimated minus true position, ENU
 NAV_ALTITUDE = NAV_POS_ERR_X + 3  # m, the altitude estimate

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from lunar_env.checks import check_integer
 from lunar_env.physics import outcomes
 from lunar_env.render.renderer import DEFAULT_SIZE, LanderRenderer
 from lunar_env.render.video import (
@@ -104,11 +105,9 @@ def render_episode(policy, scenario="nominal", mode: str = "6dof", seed: int = 0
     """
     start = time.perf_counter()
     out = check_video_path(out_path)
-    if max_frames is not None and (isinstance(max_frames, bool) or not isinstance(max_frames, (int, np.integer))
-                                   or max_frames < 2):
-        raise ValueError(f"max_frames must be None or an integer >= 2, got {max_frames!r}")
-    if isinstance(lander_index, bool) or not isinstance(lander_index, (int, np.integer)) or lander_index < 0:
-        raise ValueError(f"lander_index must be a non-negative integer, got {lander_index!r}")
+    if max_frames is not None:
+        check_integer("max_frames", max_frames, 2)
+    check_integer("lander_index", lander_index, 0)
     if not (math.isfinite(hold_final_s) and hold_final_s >= 0):
         raise ValueError(f"hold_final_s must be a non-negative number of seconds, got {hold_final_s!r}")
     require_imageio(out)  # fail before flying, not after

@@ -33,6 +33,7 @@ from collections import OrderedDict
 
 import numpy as np
 
+from lunar_env.checks import check_integer
 from lunar_env.config import check_range
 from lunar_env.physics import state as S
 from lunar_env.render import RENDER_MODES, require
@@ -579,8 +580,13 @@ class LanderRenderer:
             if failed:  # the most this engine can give now
                 cap = top + bar_h - round(bar_h * max(0.0, float(snap.health[k])))
                 pygame.draw.line(self.canvas, BAD_COLOR, (bx - 2, cap), (bx + bar_w + 1, cap), 2)
-            self._blit_text(str(k + 1), self.small, BAD_COLOR if failed else TEXT_DIM, (bx + bar_w / 2, top + bar_h + 1),
-                            anchor="midtop")
+            self._blit_text(
+                str(k + 1),
+                self.small,
+                BAD_COLOR if failed else TEXT_DIM,
+                (bx + bar_w / 2, top + bar_h + 1),
+                anchor="midtop",
+            )
 
     # ------------------------------------------------------------------ side profile
     def _draw_profile(self, snap: LanderSnapshot, track: np.ndarray) -> None:
@@ -664,8 +670,9 @@ class LanderRenderer:
         pygame.draw.line(self.canvas, TEXT, (bx, by), (bx, by - length_m * ppm), 2)
         for tick in (by, by - length_m * ppm):
             pygame.draw.line(self.canvas, TEXT, (bx - 5, tick), (bx, tick), 2)
-        self._blit_text(format_length(length_m), self.small, TEXT, (bx - 8, by - length_m * ppm / 2), anchor="midright",
-                        shadow=True)
+        self._blit_text(
+            format_length(length_m), self.small, TEXT, (bx - 8, by - length_m * ppm / 2), anchor="midright", shadow=True
+        )
         self._blit_text("SIDE PROFILE  (target ahead ->)", self.small, TEXT_DIM, (x + lay.pad, y + lay.pad // 2))
 
     def _draw_lander_side(self, snap: LanderSnapshot, cx: float, cy: float, ppm: float, ahead_dir: np.ndarray) -> None:
@@ -687,11 +694,22 @@ class LanderRenderer:
         top, bottom = BODY_TOP * depth, -BODY_BOTTOM * depth
         throttle = 0.0 if snap.ended else float(np.mean(snap.throttle))
         if throttle > 0.01:
-            flame = to_screen([(-0.25 * half, bottom - 0.25 * depth), (0.25 * half, bottom - 0.25 * depth),
-                               (0.0, bottom - 0.25 * depth - (0.4 + 1.4 * throttle) * depth)])
+            flame = to_screen(
+                [
+                    (-0.25 * half, bottom - 0.25 * depth),
+                    (0.25 * half, bottom - 0.25 * depth),
+                    (0.0, bottom - 0.25 * depth - (0.4 + 1.4 * throttle) * depth),
+                ]
+            )
             pygame.draw.polygon(self.canvas, FLAME_COLOR, flame)
-        nozzle = to_screen([(-0.18 * half, bottom), (0.18 * half, bottom), (0.3 * half, bottom - 0.25 * depth),
-                            (-0.3 * half, bottom - 0.25 * depth)])
+        nozzle = to_screen(
+            [
+                (-0.18 * half, bottom),
+                (0.18 * half, bottom),
+                (0.3 * half, bottom - 0.25 * depth),
+                (-0.3 * half, bottom - 0.25 * depth),
+            ]
+        )
         pygame.draw.polygon(self.canvas, NOZZLE_COLOR, nozzle)
         width = max(2, round(0.06 * foot_r * ppm))
         for side in (-1.0, 1.0):
@@ -718,8 +736,9 @@ def _check_size(size) -> tuple[int, int]:
     except (TypeError, ValueError):
         raise ValueError(f"size must be a (width, height) pair of integers, got {size!r}") from None
     if not (MIN_SIZE[0] <= width <= MAX_SIZE[0] and MIN_SIZE[1] <= height <= MAX_SIZE[1]):
-        raise ValueError(f"size must be between {MIN_SIZE[0]}x{MIN_SIZE[1]} and {MAX_SIZE[0]}x{MAX_SIZE[1]} px, "
-                         f"got {width}x{height}")
+        raise ValueError(
+            f"size must be between {MIN_SIZE[0]}x{MIN_SIZE[1]} and {MAX_SIZE[0]}x{MAX_SIZE[1]} px, got {width}x{height}"
+        )
     if width <= height:
         raise ValueError(f"size must be wider than tall (the map is beside the panel), got {width}x{height}")
     return width, height
@@ -737,12 +756,16 @@ class LanderView:
         size, fps: as for :class:`LanderRenderer`.
     """
 
-    def __init__(self, batch, index: int = 0, render_mode: str = "rgb_array", size: tuple[int, int] = DEFAULT_SIZE,
-                 fps: float | None = None):
-        if isinstance(index, bool) or not isinstance(index, (int, np.integer)) or not 0 <= index < batch.num_landers:
-            raise ValueError(f"render_lander must be an integer in [0, {batch.num_landers - 1}], got {index!r}")
+    def __init__(
+        self,
+        batch,
+        index: int = 0,
+        render_mode: str = "rgb_array",
+        size: tuple[int, int] = DEFAULT_SIZE,
+        fps: float | None = None,
+    ):
+        self.index = check_integer("render_lander", index, 0, batch.num_landers - 1)
         self.batch = batch
-        self.index = int(index)
         self.renderer = LanderRenderer.for_batch(batch, render_mode=render_mode, size=size, fps=fps)
         self._track = np.zeros((256, 4))
         self._count = 0
@@ -755,7 +778,7 @@ class LanderView:
     @property
     def track(self) -> np.ndarray:
         """(k, 4) [east, north, up, ground height] rows of the current episode (a view)."""
-        return self._track[:self._count]
+        return self._track[: self._count]
 
     def record(self) -> LanderSnapshot:
         """Snapshot the lander and extend its track; a new episode restarts the track."""

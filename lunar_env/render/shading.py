@@ -327,7 +327,8 @@ def tile_sun(tile: TerrainTile, terrain_spec=None) -> tuple[float, float]:
     """(azimuth, elevation) in degrees of the sun over a tile: the tile's own when it names one,
     else the terrain spec's, else the defaults above."""
     values = []
-    for name, default in (("sun_azimuth_deg", DEFAULT_SUN_AZIMUTH_DEG), ("sun_elevation_deg", DEFAULT_SUN_ELEVATION_DEG)):
+    defaults = (("sun_azimuth_deg", DEFAULT_SUN_AZIMUTH_DEG), ("sun_elevation_deg", DEFAULT_SUN_ELEVATION_DEG))
+    for name, default in defaults:
         value = getattr(tile, name, None)
         if value is None:
             value = getattr(terrain_spec, name, None)
@@ -355,8 +356,15 @@ class ShadedTerrainCache:
     screen. Chunks are computed on first use and kept, least recently used first out.
     """
 
-    def __init__(self, sampler: TerrainSampler, site_xyz, sun_azimuth_deg: float, sun_elevation_deg: float,
-                 chunk_px: int = CHUNK_PX, max_chunks: int = MAX_CACHED_CHUNKS):
+    def __init__(
+        self,
+        sampler: TerrainSampler,
+        site_xyz,
+        sun_azimuth_deg: float,
+        sun_elevation_deg: float,
+        chunk_px: int = CHUNK_PX,
+        max_chunks: int = MAX_CACHED_CHUNKS,
+    ):
         self.sampler = sampler
         self.site = (float(site_xyz[0]), float(site_xyz[1]))
         self.sun = (float(sun_azimuth_deg), float(sun_elevation_deg))
@@ -382,8 +390,9 @@ class ShadedTerrainCache:
     def _shade(self, level: int, i: int, j: int) -> np.ndarray:
         c = level_cell_m(level)
         n = self.chunk_px
-        direct, covered = self.sampler.direct_light(i * n * c + self.site[0], -j * n * c + self.site[1], c, n, n,
-                                                    sun_vector(*self.sun))
+        direct, covered = self.sampler.direct_light(
+            i * n * c + self.site[0], -j * n * c + self.site[1], c, n, n, sun_vector(*self.sun)
+        )
         bright = exposure(direct, self.sun[1])
         if not covered.all():  # beyond the grids heights are only the edge value held
             bright = np.where(covered, bright, bright * OUTSIDE_TILE_DIMMING)
@@ -400,5 +409,5 @@ class ShadedTerrainCache:
                 c0 = max(gx0, i * n)
                 c1 = min(gx0 + width, (i + 1) * n)
                 chunk = self.chunk(level, i, j)
-                out[r0 - gr0:r1 - gr0, c0 - gx0:c1 - gx0] = chunk[r0 - j * n:r1 - j * n, c0 - i * n:c1 - i * n]
+                out[r0 - gr0 : r1 - gr0, c0 - gx0 : c1 - gx0] = chunk[r0 - j * n : r1 - j * n, c0 - i * n : c1 - i * n]
         return out

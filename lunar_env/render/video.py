@@ -8,8 +8,8 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 import numpy as np
 
@@ -81,7 +81,9 @@ class VideoWriter:
     def _check(self, frame) -> np.ndarray:
         arr = np.asarray(frame)
         if arr.ndim != 3 or arr.shape[2] != 3 or arr.dtype != np.uint8:
-            raise ValueError(f"video frames must be (H, W, 3) uint8 RGB arrays, got shape {arr.shape} dtype {arr.dtype}")
+            raise ValueError(
+                f"video frames must be (H, W, 3) uint8 RGB arrays, got shape {arr.shape} dtype {arr.dtype}"
+            )
         if self._shape is None:
             self._shape = arr.shape
         elif arr.shape != self._shape:
@@ -107,9 +109,16 @@ class VideoWriter:
         if self._mp4 is None:
             import imageio.v2 as imageio
 
-            self._mp4 = imageio.get_writer(self._tmp, format="FFMPEG", fps=self.fps, codec="libx264",
-                                           pixelformat="yuv420p", quality=MP4_QUALITY, macro_block_size=1,
-                                           ffmpeg_log_level="error")
+            self._mp4 = imageio.get_writer(
+                self._tmp,
+                format="FFMPEG",
+                fps=self.fps,
+                codec="libx264",
+                pixelformat="yuv420p",
+                quality=MP4_QUALITY,
+                macro_block_size=1,
+                ffmpeg_log_level="error",
+            )
         for _ in range(repeat):
             self._mp4.append_data(arr)
         self.frames += repeat
@@ -118,15 +127,18 @@ class VideoWriter:
         if self.gif_colors < 256:
             from PIL import Image  # imageio's own image backend
 
-            quantized = Image.fromarray(arr).quantize(colors=self.gif_colors, method=Image.Quantize.MEDIANCUT,
-                                                      dither=Image.Dither.NONE)
+            quantized = Image.fromarray(arr).quantize(
+                colors=self.gif_colors, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+            )
             arr = np.asarray(quantized.convert("RGB"))
         if self._gif_frames and np.array_equal(arr, self._gif_frames[-1]):
             self._gif_periods[-1] += repeat  # the encoder would merge identical neighbours anyway
             return
         if (len(self._gif_frames) + 1) * arr.nbytes > GIF_MEMORY_LIMIT_BYTES:
-            raise ValueError(f"this GIF would hold more than {GIF_MEMORY_LIMIT_BYTES >> 20} MB of frames; "
-                             "write an .mp4 or render fewer or smaller frames")
+            raise ValueError(
+                f"this GIF would hold more than {GIF_MEMORY_LIMIT_BYTES >> 20} MB of frames; "
+                "write an .mp4 or render fewer or smaller frames"
+            )
         self._gif_frames.append(np.array(arr, copy=True))
         self._gif_periods.append(repeat)
         self.frames += 1
@@ -145,8 +157,9 @@ class VideoWriter:
 
                 # GIF delays are whole centiseconds; round each frame's period to them.
                 durations = [max(1, round(100.0 * k / self.fps)) * 10 for k in self._gif_periods]
-                iio.imwrite(self._tmp, np.stack(self._gif_frames), extension=".gif", plugin="pillow",
-                            duration=durations, loop=0)
+                iio.imwrite(
+                    self._tmp, np.stack(self._gif_frames), extension=".gif", plugin="pillow", duration=durations, loop=0
+                )
                 self._gif_frames.clear()
             os.chmod(self._tmp, 0o666 & ~_umask())  # mkstemp made it private; give it a new file's mode
             os.replace(self._tmp, self.path)

@@ -148,7 +148,9 @@ def _read_geotiff(path: str, bounds_xy) -> _Raster:
                              "stereographic grid in metres (LOLA PGDA products already are)")
         units = keys.get(GEOKEY_PROJ_LINEAR_UNITS, EPSG_METRE)
         if units != EPSG_METRE:
-            raise ValueError(f"{path}: projected units are EPSG {units}, not metres (9001); pass cell_size_m explicitly")
+            raise ValueError(
+                f"{path}: projected units are EPSG {units}, not metres (9001); pass cell_size_m explicitly"
+            )
         if len(scale) < 2 or not all(math.isfinite(v) and v > 0 for v in scale[:2]):
             raise ValueError(f"{path}: ModelPixelScale {scale} must hold two positive pixel sizes")
         sx, sy = scale[0], scale[1]
@@ -169,8 +171,10 @@ def _read_geotiff(path: str, bounds_xy) -> _Raster:
         if value is not None and not math.isnan(value):
             bad = int(np.count_nonzero(data == value))
             if bad:
-                raise ValueError(f"{path}: {bad} of {data.size} samples are no-data ({value:g}); crop to the "
-                                 "valid area (bounds_xy) or fill the gaps before loading")
+                raise ValueError(
+                    f"{path}: {bad} of {data.size} samples are no-data ({value:g}); crop to the "
+                    "valid area (bounds_xy) or fill the gaps before loading"
+                )
     return _Raster(data=data, cell=cell, corner_xy=corner)
 
 
@@ -186,9 +190,15 @@ def _single_band(path: str, data: np.ndarray) -> np.ndarray:
     return data
 
 
-def load_dem(path: str | os.PathLike, cell_size_m: float | None = None, *, origin_xy: tuple[float, float] | None = None,
-             north_up: bool = True, height_scale: float = 1.0,
-             bounds_xy: tuple[float, float, float, float] | None = None) -> Heightmap:
+def load_dem(
+    path: str | os.PathLike,
+    cell_size_m: float | None = None,
+    *,
+    origin_xy: tuple[float, float] | None = None,
+    north_up: bool = True,
+    height_scale: float = 1.0,
+    bounds_xy: tuple[float, float, float, float] | None = None,
+) -> Heightmap:
     """Read a DEM into a Heightmap (heights in metres, rows running North).
 
     Args:
@@ -258,7 +268,7 @@ def load_dem(path: str | os.PathLike, cell_size_m: float | None = None, *, origi
         i1 = min(rows - 1, int(math.floor((by1 - y0) / cell + 1e-9)))
         if j1 - j0 < 1 or i1 - i0 < 1:
             raise ValueError(f"{path}: bounds_xy {bounds_xy} hold fewer than 2 x 2 samples of the DEM")
-        data = data[i0:i1 + 1, j0:j1 + 1]
+        data = data[i0 : i1 + 1, j0 : j1 + 1]
         x0 += j0 * cell
         y0 += i0 * cell
 
@@ -266,8 +276,10 @@ def load_dem(path: str | os.PathLike, cell_size_m: float | None = None, *, origi
     finite = np.isfinite(heights)
     if not finite.all():
         bad = int(heights.size - np.count_nonzero(finite))
-        raise ValueError(f"{path}: {bad} of {heights.size} DEM samples are NaN or infinite; crop to the valid area "
-                         "(bounds_xy) or fill the gaps before loading")
+        raise ValueError(
+            f"{path}: {bad} of {heights.size} DEM samples are NaN or infinite; crop to the valid area "
+            "(bounds_xy) or fill the gaps before loading"
+        )
     return Heightmap(heights, (x0, y0), cell)
 
 
@@ -287,9 +299,16 @@ def block_average(grid: Heightmap, factor: int) -> Heightmap:
     return Heightmap(h, (grid.origin_xy[0] + shift, grid.origin_xy[1] + shift), grid.cell_size_m * factor)
 
 
-def tile_from_dem(dem: Heightmap, site_xy: tuple[float, float] | None = None, *, fine_size_m: float = 500.0,
-                  coarse_factor: int = 8, region_size_m: float | None = None, sun_azimuth_deg: float | None = None,
-                  sun_elevation_deg: float = SOUTH_POLE_MAX_SUN_ELEVATION_DEG) -> TerrainTile:
+def tile_from_dem(
+    dem: Heightmap,
+    site_xy: tuple[float, float] | None = None,
+    *,
+    fine_size_m: float = 500.0,
+    coarse_factor: int = 8,
+    region_size_m: float | None = None,
+    sun_azimuth_deg: float | None = None,
+    sun_elevation_deg: float = SOUTH_POLE_MAX_SUN_ELEVATION_DEG,
+) -> TerrainTile:
     """A terrain tile around a site of a DEM.
 
     Args:
@@ -308,7 +327,9 @@ def tile_from_dem(dem: Heightmap, site_xy: tuple[float, float] | None = None, *,
     cell = dem.cell_size_m
     rows, cols = dem.shape
     x_min, x_max, y_min, y_max = dem.extent_xy
-    sx, sy = ((x_min + x_max) / 2.0, (y_min + y_max) / 2.0) if site_xy is None else (float(site_xy[0]), float(site_xy[1]))
+    sx, sy = (
+        ((x_min + x_max) / 2.0, (y_min + y_max) / 2.0) if site_xy is None else (float(site_xy[0]), float(site_xy[1]))
+    )
     col = int(round((sx - dem.origin_xy[0]) / cell))
     row = int(round((sy - dem.origin_xy[1]) / cell))
     if not (0 <= col < cols and 0 <= row < rows):
@@ -318,18 +339,24 @@ def tile_from_dem(dem: Heightmap, site_xy: tuple[float, float] | None = None, *,
         raise ValueError(f"fine_size_m={fine_size_m} is smaller than two DEM cells ({cell} m)")
     room = min(col, row, cols - 1 - col, rows - 1 - row)
     if room < half:
-        raise ValueError(f"the fine grid of {fine_size_m} m needs {half} samples on each side of the site, but the DEM "
-                         f"has only {room}; move the site inward or use a smaller fine_size_m")
-    fine = Heightmap(dem.heights[row - half: row + half + 1, col - half: col + half + 1],
-                     (dem.origin_xy[0] + (col - half) * cell, dem.origin_xy[1] + (row - half) * cell), cell)
+        raise ValueError(
+            f"the fine grid of {fine_size_m} m needs {half} samples on each side of the site, but the DEM "
+            f"has only {room}; move the site inward or use a smaller fine_size_m"
+        )
+    fine = Heightmap(
+        dem.heights[row - half : row + half + 1, col - half : col + half + 1],
+        (dem.origin_xy[0] + (col - half) * cell, dem.origin_xy[1] + (row - half) * cell),
+        cell,
+    )
     site = (dem.origin_xy[0] + col * cell, dem.origin_xy[1] + row * cell)
     region = dem
     if region_size_m is not None:
         r = int(round(float(region_size_m) / (2.0 * cell)))
         i0, i1 = max(0, row - r), min(rows - 1, row + r)
         j0, j1 = max(0, col - r), min(cols - 1, col + r)
-        region = Heightmap(dem.heights[i0:i1 + 1, j0:j1 + 1],
-                           (dem.origin_xy[0] + j0 * cell, dem.origin_xy[1] + i0 * cell), cell)
+        region = Heightmap(
+            dem.heights[i0 : i1 + 1, j0 : j1 + 1], (dem.origin_xy[0] + j0 * cell, dem.origin_xy[1] + i0 * cell), cell
+        )
     coarse = block_average(region, int(coarse_factor))
     tile = TerrainTile(fine=fine, coarse=coarse, site_xyz=(site[0], site[1], float(dem.heights[row, col])))
     if sun_azimuth_deg is not None:
@@ -367,13 +394,23 @@ class DemTerrainSpec:
         tiles = []
         for x, y in self.sites_xy:
             site = None if math.isnan(x) or math.isnan(y) else (x, y)
-            tiles.append(tile_from_dem(dem, site, fine_size_m=self.fine_size_m, coarse_factor=self.coarse_factor,
-                                       region_size_m=self.region_size_m, sun_azimuth_deg=self.sun_azimuth_deg,
-                                       sun_elevation_deg=self.sun_elevation_deg))
+            tiles.append(
+                tile_from_dem(
+                    dem,
+                    site,
+                    fine_size_m=self.fine_size_m,
+                    coarse_factor=self.coarse_factor,
+                    region_size_m=self.region_size_m,
+                    sun_azimuth_deg=self.sun_azimuth_deg,
+                    sun_elevation_deg=self.sun_elevation_deg,
+                )
+            )
         shapes = {(t.fine.shape, t.coarse.shape) for t in tiles}
         if len(shapes) > 1:
-            raise ValueError("DemTerrainSpec: the sites' grids differ in shape (a site near the DEM edge clips the "
-                             "region); set region_size_m small enough for every site")
+            raise ValueError(
+                "DemTerrainSpec: the sites' grids differ in shape (a site near the DEM edge clips the "
+                "region); set region_size_m small enough for every site"
+            )
         return tiles
 
 

@@ -119,16 +119,16 @@ class CraterList:
         """Boolean mask of fresh craters."""
         return self.degradation < FRESH_DEGRADATION_MAX
 
-    def select(self, mask: np.ndarray) -> "CraterList":
+    def select(self, mask: np.ndarray) -> CraterList:
         return CraterList(*(getattr(self, f)[mask] for f in _CRATER_FIELDS))
 
     @staticmethod
-    def empty() -> "CraterList":
+    def empty() -> CraterList:
         z = np.zeros(0)
         return CraterList(z, z, z, z, z, z, np.zeros(0, dtype=np.int8))
 
     @staticmethod
-    def concat(*lists: "CraterList") -> "CraterList":
+    def concat(*lists: CraterList) -> CraterList:
         return CraterList(*(np.concatenate([getattr(c, f) for c in lists]) for f in _CRATER_FIELDS))
 
 
@@ -148,11 +148,11 @@ class RockList:
     def size(self) -> int:
         return int(self.x.shape[0])
 
-    def select(self, mask: np.ndarray) -> "RockList":
+    def select(self, mask: np.ndarray) -> RockList:
         return RockList(self.x[mask], self.y[mask], self.diameter[mask], self.height[mask])
 
     @staticmethod
-    def empty() -> "RockList":
+    def empty() -> RockList:
         z = np.zeros(0)
         return RockList(z, z, z, z)
 
@@ -322,11 +322,12 @@ def sample_rocks(rng: np.random.Generator, bounds: tuple[float, float, float, fl
     n = diameter.shape[0]
     x = rng.uniform(x0, x1, n)
     y = rng.uniform(y0, y1, n)
-    fresh = craters.select(craters.fresh & (craters.x >= x0) & (craters.x <= x1) & (craters.y >= y0) & (craters.y <= y1))
+    inside = (craters.x >= x0) & (craters.x <= x1) & (craters.y >= y0) & (craters.y <= y1)
+    fresh = craters.select(craters.fresh & inside)
     if near_crater_fraction > 0.0 and fresh.size > 0 and n > 0:
         near = rng.random(n) < near_crater_fraction
         m = int(near.sum())
-        weight = fresh.diameter ** 2
+        weight = fresh.diameter**2
         pick = rng.choice(fresh.size, size=m, p=weight / weight.sum())
         lo, hi = ROCK_EJECTA_RADII
         radius = 0.5 * fresh.diameter[pick] * np.sqrt(rng.uniform(lo * lo, hi * hi, m))
@@ -474,8 +475,12 @@ def crater_profile(r, depth, rim, fillet):
     t = (r - ra) / h
     t2 = t * t
     t3 = t2 * t
-    return ((2.0 * t3 - 3.0 * t2 + 1.0) * za + (t3 - 2.0 * t2 + t) * h * sa
-            + (-2.0 * t3 + 3.0 * t2) * zb + (t3 - t2) * h * sb)
+    return (
+        (2.0 * t3 - 3.0 * t2 + 1.0) * za
+        + (t3 - 2.0 * t2 + t) * h * sa
+        + (-2.0 * t3 + 3.0 * t2) * zb
+        + (t3 - t2) * h * sb
+    )
 
 
 @njit(cache=True, inline="always")
@@ -550,8 +555,9 @@ def resample_bilinear(src, src_x, src_y, src_cell, out, origin_x, origin_y, cell
             else:
                 c = int(u)
                 fx = u - c
-            out[i, j] = ((src[r, c] * (1.0 - fx) + src[r, c + 1] * fx) * (1.0 - fy)
-                         + (src[r + 1, c] * (1.0 - fx) + src[r + 1, c + 1] * fx) * fy)
+            out[i, j] = (src[r, c] * (1.0 - fx) + src[r, c + 1] * fx) * (1.0 - fy) + (
+                src[r + 1, c] * (1.0 - fx) + src[r + 1, c + 1] * fx
+            ) * fy
 
 
 # --------------------------------------------------------------------------- site metrics
@@ -632,9 +638,18 @@ def footprint_rock_heights(cand_x, cand_y, radius, rock_x, rock_y, rock_diameter
 # --------------------------------------------------------------------------- Python-level drawing
 
 
-def rasterize(shape: tuple[int, int], origin_xy: tuple[float, float], cell: float, *, noise: ReliefNoise | None,
-              min_wavelength_m: float, plane_gradient: tuple[float, float], craters: CraterList,
-              rocks: RockList | None = None, massif: tuple[float, float] = (0.0, 1.0)) -> np.ndarray:
+def rasterize(
+    shape: tuple[int, int],
+    origin_xy: tuple[float, float],
+    cell: float,
+    *,
+    noise: ReliefNoise | None,
+    min_wavelength_m: float,
+    plane_gradient: tuple[float, float],
+    craters: CraterList,
+    rocks: RockList | None = None,
+    massif: tuple[float, float] = (0.0, 1.0),
+) -> np.ndarray:
     """Heights (rows, cols) of the terrain function on a regular grid.
 
     Includes the noise octaves of wavelength >= ``min_wavelength_m``, the plane
@@ -646,8 +661,18 @@ def rasterize(shape: tuple[int, int], origin_xy: tuple[float, float], cell: floa
     if noise is not None:
         sel = noise.octaves_down_to(min_wavelength_m)
         if sel.size:
-            add_noise(out, ox, oy, cell, noise.keys[sel], 1.0 / noise.wavelength_m[sel], noise.amplitude_m[sel],
-                      noise.cos_rotation[sel], noise.sin_rotation[sel], np.ascontiguousarray(noise.offset[sel]))
+            add_noise(
+                out,
+                ox,
+                oy,
+                cell,
+                noise.keys[sel],
+                1.0 / noise.wavelength_m[sel],
+                noise.amplitude_m[sel],
+                noise.cos_rotation[sel],
+                noise.sin_rotation[sel],
+                np.ascontiguousarray(noise.offset[sel]),
+            )
     gx, gy = plane_gradient
     if gx != 0.0 or gy != 0.0:
         xs = ox + cell * np.arange(shape[1])
@@ -657,10 +682,20 @@ def rasterize(shape: tuple[int, int], origin_xy: tuple[float, float], cell: floa
     if height != 0.0:
         xs = ox + cell * np.arange(shape[1])
         ys = oy + cell * np.arange(shape[0])
-        out += height * np.exp(-(ys[:, None] / radius) ** 2) * np.exp(-(xs[None, :] / radius) ** 2)
+        out += height * np.exp(-((ys[:, None] / radius) ** 2)) * np.exp(-((xs[None, :] / radius) ** 2))
     if craters.size:
-        add_craters(out, ox, oy, cell, craters.x, craters.y, craters.diameter, craters.depth, craters.rim_height,
-                    craters.degradation)
+        add_craters(
+            out,
+            ox,
+            oy,
+            cell,
+            craters.x,
+            craters.y,
+            craters.diameter,
+            craters.depth,
+            craters.rim_height,
+            craters.degradation,
+        )
     if rocks is not None and rocks.size:
         add_rocks(out, ox, oy, cell, rocks.x, rocks.y, rocks.diameter, rocks.height)
     return out

@@ -179,10 +179,14 @@ def shadow_field(grid: Heightmap, azimuth_deg: float, elevation_deg: float,
     return mask, shade
 
 
-def shadow_masks(fine: Heightmap, coarse: Heightmap, azimuth_deg: float, elevation_deg: float) -> tuple[np.ndarray, np.ndarray]:
+def shadow_masks(
+    fine: Heightmap, coarse: Heightmap, azimuth_deg: float, elevation_deg: float
+) -> tuple[np.ndarray, np.ndarray]:
     """(shadow_fine, shadow_coarse) uint8 masks; the fine grid is shadowed by coarse relief too."""
     coarse_mask, coarse_shade = shadow_field(coarse, azimuth_deg, elevation_deg)
-    fine_mask, _ = shadow_field(fine, azimuth_deg, elevation_deg, outer=(coarse_shade, coarse.origin_xy, coarse.cell_size_m))
+    fine_mask, _ = shadow_field(
+        fine, azimuth_deg, elevation_deg, outer=(coarse_shade, coarse.origin_xy, coarse.cell_size_m)
+    )
     return fine_mask, coarse_mask
 
 
@@ -208,8 +212,9 @@ def _two_grid_height(fine, fx0, fy0, fcell, coarse, cx0, cy0, ccell, x, y):
 
 
 @njit(cache=True, nogil=True)
-def march_grid(target, tx0, ty0, tcell, fine, fx0, fy0, fcell, coarse, cx0, cy0, ccell,
-               ux, uy, tan_e, max_distance, top, mask):
+def march_grid(
+    target, tx0, ty0, tcell, fine, fx0, fy0, fcell, coarse, cx0, cy0, ccell, ux, uy, tan_e, max_distance, top, mask
+):
     """Ray-march from every sample of ``target`` toward the sun over the two-grid surface.
 
     The step is MARCH_STEP_FRACTION of the fine cell within the fine grid and of the coarse
@@ -239,8 +244,9 @@ def march_grid(target, tx0, ty0, tcell, fine, fx0, fy0, fcell, coarse, cx0, cy0,
             mask[i, j] = shadowed
 
 
-def march_shadow_mask(tile: TerrainTile, azimuth_deg: float, elevation_deg: float, grid: str = "fine",
-                      max_distance_m: float | None = None) -> np.ndarray:
+def march_shadow_mask(
+    tile: TerrainTile, azimuth_deg: float, elevation_deg: float, grid: str = "fine", max_distance_m: float | None = None
+) -> np.ndarray:
     """Reference shadow mask of one of the tile's grids by marching every sample's ray to the sun.
 
     Args:
@@ -263,10 +269,26 @@ def march_shadow_mask(tile: TerrainTile, azimuth_deg: float, elevation_deg: floa
         max_distance_m = math.hypot(x1 - x0, y1 - y0)
     top = max(float(tile.fine.heights.max()), float(tile.coarse.heights.max()))
     f, c = tile.fine, tile.coarse
-    march_grid(target.heights, target.origin_xy[0], target.origin_xy[1], target.cell_size_m,
-               f.heights, f.origin_xy[0], f.origin_xy[1], f.cell_size_m,
-               c.heights, c.origin_xy[0], c.origin_xy[1], c.cell_size_m,
-               sun[0] / horiz, sun[1] / horiz, math.tan(math.radians(el)), float(max_distance_m), top, mask)
+    march_grid(
+        target.heights,
+        target.origin_xy[0],
+        target.origin_xy[1],
+        target.cell_size_m,
+        f.heights,
+        f.origin_xy[0],
+        f.origin_xy[1],
+        f.cell_size_m,
+        c.heights,
+        c.origin_xy[0],
+        c.origin_xy[1],
+        c.cell_size_m,
+        sun[0] / horiz,
+        sun[1] / horiz,
+        math.tan(math.radians(el)),
+        float(max_distance_m),
+        top,
+        mask,
+    )
     return mask
 
 

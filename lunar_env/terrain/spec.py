@@ -35,6 +35,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from lunar_env.checks import check_int, check_integer
 from lunar_env.config import check_interval, check_range
 from lunar_env.constants import SOUTH_POLE_MAX_SUN_ELEVATION_DEG
 from lunar_env.terrain import generator as gen
@@ -64,6 +65,12 @@ candidate landing sites are about 100 m in radius (NASA)."""
 
 MAX_TILES = 4096
 """Largest pool (tiles)."""
+
+MAX_SITE_ATTEMPTS = 1000
+"""Most search areas a tile tries before it gives up finding a landing site (count)."""
+
+MAX_TERRAIN_SEED = 2**63 - 1
+"""Largest seed of a terrain pool: seeds are non-negative int64 (numpy's SeedSequence takes any)."""
 
 BYTES_PER_HEIGHT = 8
 """Heights are float64."""
@@ -230,20 +237,22 @@ class TerrainSpec:
 
     def __post_init__(self) -> None:
         o = "TerrainSpec"
-        if isinstance(self.num_tiles, bool) or not isinstance(self.num_tiles, (int, np.integer)) or not 1 <= self.num_tiles <= MAX_TILES:
-            raise ValueError(f"{o}.num_tiles must be an integer in [1, {MAX_TILES}], got {self.num_tiles!r}")
+        check_int(o, "num_tiles", self.num_tiles, 1, MAX_TILES)
         check_range(o, "region_size_m", self.region_size_m, 1000.0, 200_000.0)
         check_range(o, "coarse_cell_m", self.coarse_cell_m, 1.0, 1000.0)
         check_range(o, "fine_size_m", self.fine_size_m, 64.0, 10_000.0)
         check_range(o, "fine_cell_m", self.fine_cell_m, 0.05, 10.0)
         if self.fine_cell_m >= self.coarse_cell_m:
-            raise ValueError(f"{o}.fine_cell_m ({self.fine_cell_m:g}) must be smaller than {o}.coarse_cell_m ({self.coarse_cell_m:g})")
+            raise ValueError(f"{o}.fine_cell_m ({self.fine_cell_m:g}) must be smaller than {o}.coarse_cell_m "
+                             f"({self.coarse_cell_m:g})")
         _grid_count(o, "region_size_m", self.region_size_m, "coarse_cell_m", self.coarse_cell_m)
         _grid_count(o, "fine_size_m", self.fine_size_m, "fine_cell_m", self.fine_cell_m)
         check_range(o, "regional_slope_deg", self.regional_slope_deg, 0.0, 30.0)
         check_range(o, "relief_amplitude_m", self.relief_amplitude_m, 0.0, 10_000.0)
         check_range(o, "relief_wavelength_m", self.relief_wavelength_m, 1.0, 1e6)
-        check_range(o, "relief_min_wavelength_m", self.relief_min_wavelength_m, 2.0 * self.fine_cell_m, self.relief_wavelength_m)
+        check_range(
+            o, "relief_min_wavelength_m", self.relief_min_wavelength_m, 2.0 * self.fine_cell_m, self.relief_wavelength_m
+        )
         check_range(o, "relief_hurst", self.relief_hurst, 0.0, 1.5, low_open=True)
         check_range(o, "massif_height_m", self.massif_height_m, -10_000.0, 10_000.0)
         check_range(o, "massif_radius_m", self.massif_radius_m, 100.0, 1e6)
@@ -254,11 +263,13 @@ class TerrainSpec:
         d_min, d_max = self.crater_diameter_m
         if d_max <= d_min:
             raise ValueError(f"{o}.crater_diameter_m must have min < max, got {self.crater_diameter_m!r}")
-        object.__setattr__(self, "crater_depth_diameter", check_interval(o, "crater_depth_diameter", self.crater_depth_diameter, 0.01, 0.5))
+        depth_diameter = check_interval(o, "crater_depth_diameter", self.crater_depth_diameter, 0.01, 0.5)
+        object.__setattr__(self, "crater_depth_diameter", depth_diameter)
         check_range(o, "crater_rim_height_ratio", self.crater_rim_height_ratio, 0.0, 0.2)
         check_range(o, "crater_degraded_fraction", self.crater_degraded_fraction, 0.0, 1.0)
         check_range(o, "rock_abundance", self.rock_abundance, 0.0, 0.6)
-        object.__setattr__(self, "rock_diameter_m", check_interval(o, "rock_diameter_m", self.rock_diameter_m, 0.01, 100.0))
+        rock_diameter_m = check_interval(o, "rock_diameter_m", self.rock_diameter_m, 0.01, 100.0)
+        object.__setattr__(self, "rock_diameter_m", rock_diameter_m)
         if self.rock_diameter_m[1] <= self.rock_diameter_m[0]:
             raise ValueError(f"{o}.rock_diameter_m must have min < max, got {self.rock_diameter_m!r}")
         check_range(o, "rock_height_ratio", self.rock_height_ratio, 0.0, 2.0, low_open=True)
@@ -275,11 +286,12 @@ class TerrainSpec:
         check_range(o, "max_rock_height_m", self.max_rock_height_m, 0.0, 100.0)
         check_range(o, "hazard_min_slope_deg", self.hazard_min_slope_deg, self.max_site_slope_deg, 90.0, high_open=True)
         check_range(o, "site_search_radius_m", self.site_search_radius_m, 0.0, self.fine_size_m)
-        if isinstance(self.site_attempts, bool) or not isinstance(self.site_attempts, (int, np.integer)) or not 1 <= self.site_attempts <= 1000:
-            raise ValueError(f"{o}.site_attempts must be an integer in [1, 1000], got {self.site_attempts!r}")
+        check_int(o, "site_attempts", self.site_attempts, 1, MAX_SITE_ATTEMPTS)
         room = self.region_size_m / 2.0 - self.fine_size_m / 2.0 - self.site_search_radius_m
         check_range(o, "site_offset_m", self.site_offset_m, 0.0, room)
-        check_range(o, "rim_crater_diameter_m", self.rim_crater_diameter_m, 10.0 * self.fine_cell_m, self.region_size_m / 4.0)
+        check_range(
+            o, "rim_crater_diameter_m", self.rim_crater_diameter_m, 10.0 * self.fine_cell_m, self.region_size_m / 4.0
+        )
         check_range(o, "rim_distance_m", self.rim_distance_m, 0.0, self.region_size_m / 4.0)
         check_range(o, "rim_bearing_deg", self.rim_bearing_deg, -360.0, 720.0)
 
@@ -318,7 +330,8 @@ class TerrainSpec:
     @property
     def coarse_crater_min_diameter_m(self) -> float:
         """Craters at least this wide (m) are regional: drawn over the region, on both grids."""
-        return min(max(self.crater_diameter_m[0], COARSE_CRATER_MIN_CELLS * self.coarse_cell_m), self.crater_diameter_m[1])
+        smallest, largest = self.crater_diameter_m
+        return min(max(smallest, COARSE_CRATER_MIN_CELLS * self.coarse_cell_m), largest)
 
     # ------------------------------------------------------------------ generation
     def make_pool(self, seed: int) -> list[TerrainTile]:
@@ -360,8 +373,9 @@ class TerrainSpec:
 
         half_region = self.region_size_m / 2.0
         margin = gen.EJECTA_OUTER_RADII * self.crater_diameter_m[1] / 2.0
-        regional = self._craters(rng, (-half_region - margin, half_region + margin, -half_region - margin, half_region + margin),
-                                 (self.coarse_crater_min_diameter_m, self.crater_diameter_m[1]), gen.CRATER_KIND_REGIONAL)
+        reach = half_region + margin
+        diameters = (self.coarse_crater_min_diameter_m, self.crater_diameter_m[1])
+        regional = self._craters(rng, (-reach, reach, -reach, reach), diameters, gen.CRATER_KIND_REGIONAL)
         coarse_n = self.coarse_shape[0]
         coarse_base = Heightmap(gen.rasterize((coarse_n, coarse_n), (-half_region, -half_region), self.coarse_cell_m,
                                               noise=noise, min_wavelength_m=2.0 * self.coarse_cell_m,
@@ -372,7 +386,8 @@ class TerrainSpec:
 
         fine = site.fine
         centre = self.fine_shape[0] // 2
-        tile = TerrainTile(fine=fine, coarse=site.coarse, site_xyz=(site.x, site.y, float(fine.heights[centre, centre])),
+        site_xyz = (site.x, site.y, float(fine.heights[centre, centre]))
+        tile = TerrainTile(fine=fine, coarse=site.coarse, site_xyz=site_xyz,
                            shadow_fine=site.fine_shadow, shadow_coarse=site.coarse_shadow)
         slope, rock = self._score(fine, site.rocks, np.array([site.x]), np.array([site.y]))
         report = SiteReport(policy=self.site_policy, footprint_slope_deg=float(np.degrees(slope[0])),
@@ -411,7 +426,9 @@ class TerrainSpec:
         heights = gen.footprint_rock_heights(cand_x, cand_y, self.footprint_radius_m, r.x, r.y, r.diameter, r.height)
         return slopes, heights
 
-    def _blend_into_coarse(self, fine_true: np.ndarray, fine_origin: tuple[float, float], coarse: Heightmap) -> np.ndarray:
+    def _blend_into_coarse(
+        self, fine_true: np.ndarray, fine_origin: tuple[float, float], coarse: Heightmap
+    ) -> np.ndarray:
         """Fine heights whose border blends (smoothstep) into the coarse grid's bilinear surface."""
         under = np.empty_like(fine_true)
         gen.resample_bilinear(coarse.heights, coarse.origin_xy[0], coarse.origin_xy[1], coarse.cell_size_m,
@@ -573,6 +590,4 @@ class _SiteSearch:
 
 def check_terrain_seed(seed, name: str = "terrain_seed") -> int:
     """The seed of a terrain pool as an int; a ValueError naming ``name`` otherwise."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2**63:
-        raise ValueError(f"{name} must be an integer in [0, 2**63), got {seed!r}")
-    return int(seed)
+    return check_integer(name, seed, 0, MAX_TERRAIN_SEED)

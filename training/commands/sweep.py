@@ -30,10 +30,14 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     try:
         import training.train  # noqa: F401  (checked here, before any trial starts)
     except ImportError as err:
-        raise ValueError(f'lunar sweep needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"') from None
+        raise ValueError(
+            f'lunar sweep needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"'
+        ) from None
     out = check_output_dir(Path(args.out) if args.out else Path("runs") / "sweeps" / sweep.name)
-    print(f"lunar sweep: {sweep.name}, {sweep.trials} trials of up to {sweep.total_timesteps:,} steps, "
-          f"searching {', '.join(p.key for p in sweep.search_space)} -> {out}")
+    print(
+        f"lunar sweep: {sweep.name}, {sweep.trials} trials of up to {sweep.total_timesteps:,} steps, "
+        f"searching {', '.join(p.key for p in sweep.search_space)} -> {out}"
+    )
     result = run_sweep(sweep, out, address=args.address, progress=not args.quiet)
     best = result["best"]
     print(f"\nbest trial {best.trial_id}: success rate {best.success_rate:.3f}, score {best.score:.4f}")

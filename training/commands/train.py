@@ -30,10 +30,18 @@ def add_train_command(sub) -> None:
     seeds.add_argument("--address", help="with --backend ray: a running Ray cluster (default: a local instance)")
     seeds.add_argument("--cpus-per-seed", type=int, default=1,
                        help="CPUs each Ray task reserves; torch and numba use as many threads (default 1)")
-    seeds.add_argument("--bench-episodes", type=int, default=DEFAULT_BENCH_EPISODES,
-                       help=f"episodes of the held-out benchmark of each seed's best model (default {DEFAULT_BENCH_EPISODES})")
-    seeds.add_argument("--bench-seed", type=int, default=DEFAULT_BENCH_SEED,
-                       help=f"seed of that benchmark (default {DEFAULT_BENCH_SEED})")
+    seeds.add_argument(
+        "--bench-episodes",
+        type=int,
+        default=DEFAULT_BENCH_EPISODES,
+        help=f"episodes of the held-out benchmark of each seed's best model (default {DEFAULT_BENCH_EPISODES})",
+    )
+    seeds.add_argument(
+        "--bench-seed",
+        type=int,
+        default=DEFAULT_BENCH_SEED,
+        help=f"seed of that benchmark (default {DEFAULT_BENCH_SEED})",
+    )
     p.set_defaults(func=cmd_train)
 
 
@@ -41,8 +49,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     from lunar_env.output_paths import check_output_dir
     from training.config import load_config
 
-    overrides = {"total_timesteps": args.total_timesteps, "num_envs": args.num_envs, "seed": args.seed,
-                 "ppo.learning_rate": args.learning_rate, "scenario": args.scenario}
+    overrides = {
+        "total_timesteps": args.total_timesteps,
+        "num_envs": args.num_envs,
+        "seed": args.seed,
+        "ppo.learning_rate": args.learning_rate,
+        "scenario": args.scenario,
+    }
     config = load_config(args.config, overrides)
     if args.seeds is not None:
         return _train_seeds(args, config)
@@ -51,13 +64,19 @@ def cmd_train(args: argparse.Namespace) -> int:
     try:
         from training.train import train
     except ImportError as err:
-        raise ValueError(f'training needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"') from None
+        raise ValueError(
+            f'training needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"'
+        ) from None
     run_dir = check_output_dir(Path(args.run_dir) if args.run_dir else Path("runs") / config.name, "--run-dir")
-    print(f"lunar train: {config.name}, {config.env_id}, scenario {config.scenario}, {config.num_envs} landers, "
-          f"{config.total_timesteps:,} steps -> {run_dir}")
+    print(
+        f"lunar train: {config.name}, {config.env_id}, scenario {config.scenario}, {config.num_envs} landers, "
+        f"{config.total_timesteps:,} steps -> {run_dir}"
+    )
     train(config, run_dir, resume=args.resume, progress=not args.no_progress)
-    print(f"done: best model in {run_dir / 'best'}, final model in {run_dir / 'final'}, "
-          f"TensorBoard logs in {run_dir / 'tb'}")
+    print(
+        f"done: best model in {run_dir / 'best'}, final model in {run_dir / 'final'}, "
+        f"TensorBoard logs in {run_dir / 'tb'}"
+    )
     return 0
 
 
@@ -72,12 +91,25 @@ def _train_seeds(args: argparse.Namespace, config) -> int:
     try:
         import training.train  # noqa: F401  (the driver checks the training extra before any worker starts)
     except ImportError as err:
-        raise ValueError(f'training needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"') from None
-    print(f"lunar train: {config.name}, seeds {', '.join(map(str, seeds))}, {config.total_timesteps:,} steps each, "
-          f"backend {args.backend} -> {base}/seed_<k>")
-    summary = run_seeds(config, seeds, base, backend=args.backend, address=args.address,
-                        cpus_per_seed=args.cpus_per_seed, resume=args.resume, bench_episodes=args.bench_episodes,
-                        bench_seed=args.bench_seed, progress=not args.no_progress)
+        raise ValueError(
+            f'training needs stable-baselines3 and torch ({err}): pip install "lunar-env[train]"'
+        ) from None
+    print(
+        f"lunar train: {config.name}, seeds {', '.join(map(str, seeds))}, {config.total_timesteps:,} steps each, "
+        f"backend {args.backend} -> {base}/seed_<k>"
+    )
+    summary = run_seeds(
+        config,
+        seeds,
+        base,
+        backend=args.backend,
+        address=args.address,
+        cpus_per_seed=args.cpus_per_seed,
+        resume=args.resume,
+        bench_episodes=args.bench_episodes,
+        bench_seed=args.bench_seed,
+        progress=not args.no_progress,
+    )
     from training.multi_seed import summary_markdown
 
     print()
