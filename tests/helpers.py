@@ -78,3 +78,15 @@ def vertical_thrust_action(batch: LanderBatch, thrust_n: float) -> np.ndarray:
     a = np.zeros((batch.num_landers, 3), dtype=np.float32)
     a[:, 2] = 2.0 * thrust_n / batch.lander.max_axial_thrust - 1.0
     return a
+
+
+def json_strings(value):
+    """Every string in a parsed JSON document, keys included."""
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for v in (*value.keys(), *value.values()):
+            yield from json_strings(v)
+    elif isinstance(value, list):
+        for v in value:
+            yield from json_strings(v)

@@ -18,6 +18,7 @@ from pathlib import Path
 import gymnasium as gym
 import numpy as np
 import pytest
+from helpers import json_strings
 
 torch = pytest.importorskip("torch")
 pytest.importorskip("stable_baselines3")
@@ -539,16 +540,6 @@ def _snapshot(folder: Path) -> dict:
     }
 
 
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in (*value.keys(), *value.values()):
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
-
 
 def test_an_export_elsewhere_records_no_absolute_path(model_dir, tmp_path):
     """Exported into an unrelated tmp folder: every recorded path relative, no machine path in any file."""
@@ -568,7 +559,7 @@ def test_an_export_elsewhere_records_no_absolute_path(model_dir, tmp_path):
             text = path.read_text()
             assert not [p for p in machine_paths if p in text], path
             if path.suffix == ".json":
-                assert not [v for v in _strings(json.loads(text)) if os.path.isabs(v)], path
+                assert not [v for v in json_strings(json.loads(text)) if os.path.isabs(v)], path
     onnx_bytes = (out / "policy.onnx").read_bytes()
     assert not [p for p in machine_paths if p.encode() in onnx_bytes]
 

@@ -9,6 +9,7 @@ from pathlib import Path, PureWindowsPath
 
 import numpy as np
 import pytest
+from helpers import json_strings
 
 from agents.export.actor import load_actor
 from agents.export.cli import export_model, write_export
@@ -135,7 +136,7 @@ def test_no_written_file_records_an_absolute_path():
             name, text = path.relative_to(ROOT), path.read_text(errors="replace")
             offenders += [f"{name}: {m.group(0)!r}" for m in ABSOLUTE_PATH.finditer(text)]
             if path.suffix == ".json":
-                offenders += [f"{name}: {v!r}" for v in _strings(json.loads(text))
+                offenders += [f"{name}: {v!r}" for v in json_strings(json.loads(text))
                               if os.path.isabs(v) or PureWindowsPath(v).drive]
     assert scanned > 20   # the manifests, vectors, sources, cards and records are all there
     assert not offenders, offenders
@@ -146,16 +147,6 @@ def test_the_absolute_path_scan_finds_what_it_looks_for():
         '"/work/main/models/x.csv" see https://example.org/tmp/page, ../tmp/y, C:\\Users\\me\\f.json /tmp/z')]
     assert found == ['/work/main/models/x.csv"', "C:\\Users\\me\\f.json", "/tmp/z"]
 
-
-def _strings(value):
-    if isinstance(value, str):
-        yield value
-    elif isinstance(value, dict):
-        for v in (*value.keys(), *value.values()):
-            yield from _strings(v)
-    elif isinstance(value, list):
-        for v in value:
-            yield from _strings(v)
 
 
 def test_no_model_folder_keeps_a_second_copy_of_the_test_vectors():
