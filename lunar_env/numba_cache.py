@@ -97,11 +97,23 @@ _announced = False
 
 
 def kernels_cached() -> bool:
-    """True when the cache already holds the compiled step kernel (a warm start)."""
+    """True when the cache already holds this source tree's compiled step kernel (a warm start).
+
+    Checkouts with identical sources share a hash folder, each in its own subfolder (numba's rule);
+    only this tree's subfolder counts.
+    """
+    kernels = Path(__file__).resolve().parent / "kernels.py"
     folder = os.environ.get(CACHE_ENV)
-    root = Path(folder) if folder else Path(__file__).resolve().parent / "__pycache__"
+    root = kernels.parent / "__pycache__"
+    if folder:
+        try:
+            from numba.core.caching import _CacheLocator  # numba's own rule for a source file's subfolder
+
+            root = Path(folder) / _CacheLocator.get_suitable_cache_subpath(str(kernels))
+        except (ImportError, AttributeError):  # another numba: any compiled step kernel under the folder
+            return any(Path(folder).rglob("kernels.step_kernel-*.nbi"))
     try:
-        return any(root.rglob("kernels.step_kernel-*.nbi"))
+        return any(root.glob("kernels.step_kernel-*.nbi"))
     except OSError:
         return False
 

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 import numba.core.config
+from numba.core.caching import _CacheLocator
 
 from lunar_env import numba_cache
 
@@ -78,8 +79,15 @@ def test_a_cold_cache_is_announced_once(tmp_path, monkeypatch, capsys):
     numba_cache.announce_cold_compile()
     err = capsys.readouterr().err
     assert err.count("compiling the physics core") == 1 and str(tmp_path) in err
-    (tmp_path / "lunar_env_x").mkdir()
-    (tmp_path / "lunar_env_x" / "kernels.step_kernel-262.py311.nbi").write_bytes(b"")
+    (tmp_path / "lunar_env_of_another_checkout").mkdir()  # same sources elsewhere: still cold here
+    (tmp_path / "lunar_env_of_another_checkout" / "kernels.step_kernel-262.py311.nbi").write_bytes(b"")
+    monkeypatch.setattr(numba_cache, "_announced", False)
+    numba_cache.announce_cold_compile()
+    assert capsys.readouterr().err.count("compiling the physics core") == 1
+    kernels = Path(numba_cache.__file__).resolve().parent / "kernels.py"
+    own = tmp_path / _CacheLocator.get_suitable_cache_subpath(str(kernels))  # where numba caches this tree
+    own.mkdir()
+    (own / "kernels.step_kernel-262.py311.nbi").write_bytes(b"")
     monkeypatch.setattr(numba_cache, "_announced", False)
     numba_cache.announce_cold_compile()
     assert capsys.readouterr().err == ""  # warm: nothing to say
