@@ -65,14 +65,8 @@ def measure_native(env_id: str, num_envs: int, seconds: float, seed: int = 0, sc
     return Measurement(f"{env_id} {scenario} (native batch)", num_envs, rate, elapsed)
 
 
-def measure_gymnasium_lunar_lander(seconds: float, seed: int = 0) -> Measurement | None:
-    import gymnasium as gym
-
-    try:
-        env = gym.make_vec("LunarLanderContinuous-v3", num_envs=REFERENCE_NUM_ENVS, vectorization_mode="sync")
-    except Exception:  # Box2D missing: the reference is optional
-        return None
-    env.reset(seed=seed)
+def _time_reference(env, seed: int, seconds: float) -> tuple[float, float]:
+    """Steps/s of a reference LunarLander vector env under a pool of random actions; closes it."""
     rng = np.random.default_rng(seed)
     pool = rng.uniform(-1.0, 1.0, (ACTION_POOL, REFERENCE_NUM_ENVS, 2)).astype(np.float32)
     counter = [0]
@@ -81,8 +75,20 @@ def measure_gymnasium_lunar_lander(seconds: float, seed: int = 0) -> Measurement
         env.step(pool[counter[0] % ACTION_POOL])
         counter[0] += 1
 
-    rate, elapsed = _time_loop(step, REFERENCE_NUM_ENVS, seconds)
+    result = _time_loop(step, REFERENCE_NUM_ENVS, seconds)
     env.close()
+    return result
+
+
+def measure_gymnasium_lunar_lander(seconds: float, seed: int = 0) -> Measurement | None:
+    import gymnasium as gym
+
+    try:
+        env = gym.make_vec("LunarLanderContinuous-v3", num_envs=REFERENCE_NUM_ENVS, vectorization_mode="sync")
+    except Exception:  # Box2D missing: the reference is optional
+        return None
+    env.reset(seed=seed)
+    rate, elapsed = _time_reference(env, seed, seconds)
     return Measurement("Gymnasium LunarLanderContinuous-v3 (sync x16)", REFERENCE_NUM_ENVS, rate, elapsed)
 
 
@@ -95,16 +101,7 @@ def measure_envpool_lunar_lander(seconds: float, seed: int = 0) -> Measurement |
     env = envpool.make_gymnasium("LunarLanderContinuous-v3", num_envs=REFERENCE_NUM_ENVS,
                                  batch_size=REFERENCE_NUM_ENVS, num_threads=threads, seed=seed)
     env.reset()
-    rng = np.random.default_rng(seed)
-    pool = rng.uniform(-1.0, 1.0, (ACTION_POOL, REFERENCE_NUM_ENVS, 2)).astype(np.float32)
-    counter = [0]
-
-    def step():
-        env.step(pool[counter[0] % ACTION_POOL])
-        counter[0] += 1
-
-    rate, elapsed = _time_loop(step, REFERENCE_NUM_ENVS, seconds)
-    env.close()
+    rate, elapsed = _time_reference(env, seed, seconds)
     return Measurement(f"EnvPool LunarLanderContinuous-v3 (x16, {threads} threads)", REFERENCE_NUM_ENVS, rate, elapsed)
 
 
